@@ -1,0 +1,462 @@
+//! The port between the gateway and the core: what the gateway asks of the CPMS, in words that belong
+//! to no OCPP version.
+//!
+//! The version adapters (`v16`, later `v201`) translate wire payloads into these types and the answers
+//! back; the core implements [`StationBackend`] and never sees a wire format. Every answer the backend
+//! gives is durable: the gateway only sends a CALLRESULT after the backend returned `Ok`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// The OCPP version a station speaks on its current connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OcppVersion {
+    /// OCPP 1.6J, websocket subprotocol `ocpp1.6`.
+    #[serde(rename = "ocpp1.6")]
+    V16,
+}
+
+impl OcppVersion {
+    /// The websocket subprotocol name of this version.
+    pub fn subprotocol(self) -> &'static str {
+        match self {
+            OcppVersion::V16 => "ocpp1.6",
+        }
+    }
+}
+
+/// The outcome of the handshake check for a station id and its (optional) Basic-auth password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Let the station upgrade to a websocket.
+    Admit,
+    /// Refuse the upgrade with HTTP 401.
+    Refuse,
+}
+
+/// Registration status answered to a BootNotification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RegistrationStatus {
+    /// The station may operate.
+    Accepted,
+    /// The CPMS wants to configure the station before accepting it.
+    Pending,
+    /// The station is refused.
+    Rejected,
+}
+
+/// What a station says about itself when it boots.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BootInfo {
+    /// Vendor name.
+    pub vendor: String,
+    /// Model name.
+    pub model: String,
+    /// Serial number of the station, if sent.
+    pub serial_number: Option<String>,
+    /// Firmware version, if sent.
+    pub firmware_version: Option<String>,
+    /// ICCID of the modem, if sent.
+    pub iccid: Option<String>,
+    /// IMSI of the modem, if sent.
+    pub imsi: Option<String>,
+    /// Serial number of the main meter, if sent.
+    pub meter_serial_number: Option<String>,
+    /// Type of the main meter, if sent.
+    pub meter_type: Option<String>,
+}
+
+/// The CPMS's answer to a boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BootDecision {
+    /// Accepted, Pending or Rejected.
+    pub status: RegistrationStatus,
+    /// Heartbeat interval when accepted; retry interval otherwise (seconds).
+    pub interval_secs: u32,
+}
+
+/// Where on a station something happened: the 2.0.1 EVSE model, into which 1.6 maps (a 1.6
+/// connectorId N is EVSE N with connector 1; connectorId 0 is the station itself, EVSE 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EvseRef {
+    /// EVSE id; 0 is the station as a whole.
+    pub evse_id: i32,
+    /// Connector id within the EVSE; 0 when the EVSE as a whole is meant.
+    pub connector_id: i32,
+}
+
+impl EvseRef {
+    /// The EVSE reference for an OCPP 1.6 connectorId.
+    pub fn from_v16_connector(connector_id: u32) -> Self {
+        let evse_id = i32::try_from(connector_id).unwrap_or(i32::MAX);
+        if evse_id == 0 {
+            EvseRef {
+                evse_id: 0,
+                connector_id: 0,
+            }
+        } else {
+            EvseRef {
+                evse_id,
+                connector_id: 1,
+            }
+        }
+    }
+
+    /// The OCPP 1.6 connectorId that addresses this EVSE.
+    pub fn v16_connector_id(self) -> u32 {
+        u32::try_from(self.evse_id).unwrap_or(0)
+    }
+}
+
+/// Normalised connector status: one model for every OCPP version. The source value is kept beside it
+/// in [`StatusReport`], so nothing of what the station said is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConnectorStatus {
+    /// Free for a new session.
+    Available,
+    /// A vehicle or user is being prepared for (1.6 Preparing).
+    Preparing,
+    /// Energy is flowing.
+    Charging,
+    /// Vehicle is connected but suspended the charge.
+    SuspendedEv,
+    /// The station suspended the charge.
+    SuspendedEvse,
+    /// The session ended, the cable is still connected.
+    Finishing,
+    /// Reserved for a driver.
+    Reserved,
+    /// Taken out of service (by the operator or the station).
+    Unavailable,
+    /// Broken.
+    Faulted,
+    /// In use without more detail (2.0.1 Occupied).
+    Occupied,
+}
+
+/// A status notification from a station.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusReport {
+    /// Which EVSE and connector.
+    pub evse: EvseRef,
+    /// Normalised status.
+    pub status: ConnectorStatus,
+    /// The status exactly as the station sent it.
+    pub source_status: String,
+    /// Error code as sent (`NoError` when all is well).
+    pub error_code: Option<String>,
+    /// Free-text info.
+    pub info: Option<String>,
+    /// Vendor id for the vendor error code.
+    pub vendor_id: Option<String>,
+    /// Vendor-specific error code.
+    pub vendor_error_code: Option<String>,
+    /// When the status changed at the station.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Authorization verdict on an id token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthorizationStatus {
+    /// Allowed to charge.
+    Accepted,
+    /// Known but blocked.
+    Blocked,
+    /// Known but past its expiry date.
+    Expired,
+    /// Unknown or otherwise not allowed.
+    Invalid,
+    /// Already in use in another transaction, and not allowed concurrently.
+    ConcurrentTx,
+}
+
+/// The full answer on an id token: verdict, expiry and group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenVerdict {
+    /// Verdict.
+    pub status: AuthorizationStatus,
+    /// Until when the station may cache the verdict.
+    pub expiry_date: Option<DateTime<Utc>>,
+    /// Group (parent) id token.
+    pub group_id_token: Option<String>,
+}
+
+impl TokenVerdict {
+    /// A plain verdict without expiry or group.
+    pub fn plain(status: AuthorizationStatus) -> Self {
+        TokenVerdict {
+            status,
+            expiry_date: None,
+            group_id_token: None,
+        }
+    }
+}
+
+/// One sampled value of a meter reading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampledValue {
+    /// The value exactly as sent (a decimal string, or raw data for signed values).
+    pub value: String,
+    /// Measurand, e.g. `Energy.Active.Import.Register` (the OCPP default when absent).
+    pub measurand: String,
+    /// Phase, when sent.
+    pub phase: Option<String>,
+    /// Unit, e.g. `Wh` (the OCPP default when absent).
+    pub unit: Option<String>,
+    /// Reading context, e.g. `Sample.Periodic`.
+    pub context: Option<String>,
+    /// Location, e.g. `Outlet`.
+    pub location: Option<String>,
+    /// `Raw` or `SignedData`.
+    pub format: Option<String>,
+}
+
+/// Sampled values taken at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeterReading {
+    /// When the values were sampled.
+    pub timestamp: DateTime<Utc>,
+    /// The values.
+    pub values: Vec<SampledValue>,
+}
+
+/// A MeterValues message: readings of one EVSE, optionally bound to a transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeterReport {
+    /// Which EVSE.
+    pub evse: EvseRef,
+    /// The station's transaction id, when the readings belong to one.
+    pub transaction_id: Option<i64>,
+    /// The readings.
+    pub readings: Vec<MeterReading>,
+}
+
+/// A transaction start as the station reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionStart {
+    /// Which EVSE.
+    pub evse: EvseRef,
+    /// The id token that started it.
+    pub id_token: String,
+    /// Energy register at start, in Wh.
+    pub meter_start_wh: Decimal,
+    /// Reservation the transaction consumes, if any.
+    pub reservation_id: Option<i32>,
+    /// Start time at the station.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// The CPMS's answer to a transaction start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionStarted {
+    /// The transaction id the station must use from now on.
+    pub transaction_id: i64,
+    /// Verdict on the id token.
+    pub verdict: TokenVerdict,
+}
+
+/// A transaction stop as the station reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionStop {
+    /// The transaction id the CPMS gave at start.
+    pub transaction_id: i64,
+    /// The id token that stopped it, when different from the starter or sent.
+    pub id_token: Option<String>,
+    /// Energy register at stop, in Wh.
+    pub meter_stop_wh: Decimal,
+    /// Stop time at the station.
+    pub timestamp: DateTime<Utc>,
+    /// Why it stopped (`Local` when the station omits it).
+    pub reason: String,
+    /// Meter readings collected during the transaction (1.6 transactionData).
+    pub readings: Vec<MeterReading>,
+}
+
+/// The answer to a DataTransfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataTransferReply {
+    /// `Accepted`, `Rejected`, `UnknownMessageId` or `UnknownVendorId`.
+    pub status: String,
+    /// Optional data returned.
+    pub data: Option<String>,
+}
+
+/// Why the backend could not handle a message. The gateway answers with a CALLERROR
+/// (`InternalError`) and the station retries: nothing was stored.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BackendError(pub String);
+
+/// What the gateway needs from the core. Implemented by the CPMS core; each method returns only
+/// after its effect is stored.
+#[async_trait]
+pub trait StationBackend: Send + Sync + 'static {
+    /// Handshake check: may `station_id` connect, given the Basic-auth password it presented?
+    async fn admit(&self, station_id: &str, password: Option<&str>) -> Admission;
+    /// A websocket for `station_id` is open and speaks `version`.
+    async fn connected(&self, station_id: &str, version: OcppVersion);
+    /// The websocket of `station_id` closed, and no newer connection replaced it.
+    async fn disconnected(&self, station_id: &str);
+    /// BootNotification.
+    async fn boot(&self, station_id: &str, info: BootInfo) -> Result<BootDecision, BackendError>;
+    /// Heartbeat (and any other sign of life the station gives).
+    async fn heartbeat(&self, station_id: &str) -> Result<(), BackendError>;
+    /// StatusNotification.
+    async fn status(&self, station_id: &str, report: StatusReport) -> Result<(), BackendError>;
+    /// Authorize: the one authorization question of the CPMS.
+    async fn authorize(&self, station_id: &str, id_token: &str)
+        -> Result<TokenVerdict, BackendError>;
+    /// StartTransaction; a retransmission of the same start must yield the same transaction id.
+    async fn start_transaction(
+        &self,
+        station_id: &str,
+        start: TransactionStart,
+    ) -> Result<TransactionStarted, BackendError>;
+    /// MeterValues.
+    async fn meter_values(&self, station_id: &str, report: MeterReport)
+        -> Result<(), BackendError>;
+    /// StopTransaction; accepted for an unknown or already-stopped transaction.
+    async fn stop_transaction(
+        &self,
+        station_id: &str,
+        stop: TransactionStop,
+    ) -> Result<Option<TokenVerdict>, BackendError>;
+    /// DataTransfer from the station.
+    async fn data_transfer(
+        &self,
+        station_id: &str,
+        vendor_id: &str,
+        message_id: Option<&str>,
+        data: Option<&str>,
+    ) -> Result<DataTransferReply, BackendError>;
+    /// FirmwareStatusNotification.
+    async fn firmware_status(&self, station_id: &str, status: &str) -> Result<(), BackendError>;
+    /// DiagnosticsStatusNotification (1.6) / LogStatusNotification (2.0.1).
+    async fn diagnostics_status(&self, station_id: &str, status: &str)
+        -> Result<(), BackendError>;
+}
+
+/// A CSMS-initiated request to a station, as the operator asks for it. The version adapter turns it
+/// into the station's own action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Start a transaction for `id_token`, on `evse` when given.
+    RemoteStart {
+        /// EVSE to start on; the station picks one when absent.
+        evse: Option<EvseRef>,
+        /// Token to start for.
+        id_token: String,
+    },
+    /// Stop the transaction with this station transaction id.
+    RemoteStop {
+        /// Transaction to stop.
+        transaction_id: i64,
+    },
+    /// Reboot the station.
+    Reset {
+        /// `Hard` or `Soft`.
+        kind: ResetKind,
+    },
+    /// Make an EVSE (or the whole station, EVSE 0) operative or inoperative.
+    ChangeAvailability {
+        /// Which EVSE; 0 is the station.
+        evse: EvseRef,
+        /// Operative or inoperative.
+        operative: bool,
+    },
+    /// Set one configuration key.
+    ChangeConfiguration {
+        /// Key name.
+        key: String,
+        /// New value.
+        value: String,
+    },
+    /// Read configuration keys (all when `keys` is empty).
+    GetConfiguration {
+        /// Keys to read.
+        keys: Vec<String>,
+    },
+    /// Release the cable lock of a connector.
+    UnlockConnector {
+        /// Which connector.
+        evse: EvseRef,
+    },
+    /// Ask the station to send a message now.
+    TriggerMessage {
+        /// The message to send, by its OCPP action name (e.g. `StatusNotification`).
+        message: String,
+        /// Which EVSE, when the message is per EVSE.
+        evse: Option<EvseRef>,
+    },
+    /// Clear the station's authorization cache.
+    ClearCache,
+}
+
+/// Kind of reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResetKind {
+    /// Power cycle.
+    Hard,
+    /// Graceful restart.
+    Soft,
+}
+
+/// A station's answer to a [`Command`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CommandReply {
+    /// The status the station answered (`Accepted`, `Rejected`, `Scheduled`, ...), as it sent it.
+    Status {
+        /// The status, verbatim.
+        status: String,
+    },
+    /// The answer to GetConfiguration.
+    Configuration {
+        /// Known keys with their values.
+        configuration_key: Vec<ConfigurationEntry>,
+        /// Requested keys the station does not know.
+        unknown_key: Vec<String>,
+    },
+}
+
+/// One configuration key of a station.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigurationEntry {
+    /// Key name.
+    pub key: String,
+    /// Whether the key is read-only.
+    pub readonly: bool,
+    /// Current value, if readable.
+    pub value: Option<String>,
+}
+
+/// Why a [`Command`] did not get an answer from the station.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// No websocket is open for the station.
+    #[error("station {0} is not connected")]
+    Offline(String),
+    /// The station did not answer within the response timeout.
+    #[error("station did not answer within {0} s")]
+    Timeout(u64),
+    /// The station answered with a CALLERROR.
+    #[error("station answered CALLERROR {code}: {description}")]
+    CallError {
+        /// The OCPP-J error code.
+        code: String,
+        /// The station's description.
+        description: String,
+    },
+    /// The station's answer does not match the action's schema.
+    #[error("station answered with an invalid payload: {0}")]
+    InvalidReply(String),
+    /// The command cannot be expressed for this station (e.g. an unknown trigger message).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The connection closed before the answer arrived.
+    #[error("connection closed before the station answered")]
+    Closed,
+}
