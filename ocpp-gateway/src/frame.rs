@@ -115,7 +115,9 @@ impl Frame {
                     return Err(shape_error("a CALL has exactly 4 elements"));
                 }
                 let Some(Value::String(action)) = items.get(2) else {
-                    return Err(shape_error("third element of a CALL must be the action name"));
+                    return Err(shape_error(
+                        "third element of a CALL must be the action name",
+                    ));
                 };
                 Ok(Frame::Call {
                     unique_id: id,
@@ -137,7 +139,13 @@ impl Frame {
                 if !(4..=5).contains(&items.len()) {
                     return Err(shape_error("a CALLERROR has 5 elements"));
                 }
-                let text = |i: usize| items.get(i).and_then(Value::as_str).unwrap_or("").to_owned();
+                let text = |i: usize| {
+                    items
+                        .get(i)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned()
+                };
                 Ok(Frame::CallError {
                     unique_id: id,
                     code: text(2),
@@ -243,7 +251,9 @@ mod tests {
             })
         );
         assert_eq!(
-            Frame::parse(r#"[4,"162376037","NotSupported","SetDisplayMessageRequest not implemented",{}]"#),
+            Frame::parse(
+                r#"[4,"162376037","NotSupported","SetDisplayMessageRequest not implemented",{}]"#
+            ),
             Ok(Frame::CallError {
                 unique_id: "162376037".into(),
                 code: "NotSupported".into(),

@@ -306,8 +306,11 @@ pub trait StationBackend: Send + Sync + 'static {
     /// StatusNotification.
     async fn status(&self, station_id: &str, report: StatusReport) -> Result<(), BackendError>;
     /// Authorize: the one authorization question of the CPMS.
-    async fn authorize(&self, station_id: &str, id_token: &str)
-        -> Result<TokenVerdict, BackendError>;
+    async fn authorize(
+        &self,
+        station_id: &str,
+        id_token: &str,
+    ) -> Result<TokenVerdict, BackendError>;
     /// StartTransaction; a retransmission of the same start must yield the same transaction id.
     async fn start_transaction(
         &self,
@@ -334,8 +337,7 @@ pub trait StationBackend: Send + Sync + 'static {
     /// FirmwareStatusNotification.
     async fn firmware_status(&self, station_id: &str, status: &str) -> Result<(), BackendError>;
     /// DiagnosticsStatusNotification (1.6) / LogStatusNotification (2.0.1).
-    async fn diagnostics_status(&self, station_id: &str, status: &str)
-        -> Result<(), BackendError>;
+    async fn diagnostics_status(&self, station_id: &str, status: &str) -> Result<(), BackendError>;
 }
 
 /// A CSMS-initiated request to a station, as the operator asks for it. The version adapter turns it

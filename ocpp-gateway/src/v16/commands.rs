@@ -149,12 +149,14 @@ pub(crate) fn decode_reply(
             reply,
             |r: m::trigger_message::TriggerMessageResponse| wire_name(&r.status),
         ),
-        "ClearCache" => status(station_id, reply, |r: m::clear_cache::ClearCacheResponse| {
-            wire_name(&r.status)
-        }),
+        "ClearCache" => status(
+            station_id,
+            reply,
+            |r: m::clear_cache::ClearCacheResponse| wire_name(&r.status),
+        ),
         "GetConfiguration" => {
-            let r: m::get_configuration::GetConfigurationResponse = decode(station_id, reply)
-                .map_err(|e| CommandError::InvalidReply(e.description))?;
+            let r: m::get_configuration::GetConfigurationResponse =
+                decode(station_id, reply).map_err(|e| CommandError::InvalidReply(e.description))?;
             Ok(CommandReply::Configuration {
                 configuration_key: r
                     .configuration_key

@@ -115,7 +115,10 @@ where
     let request: Req = decode(&ctx.station_id, payload)?;
     let response = handler(ctx, request).await.map_err(|e| {
         tracing::error!(station = %ctx.station_id, error = %e, "backend failed");
-        CallFailure::new(ErrorCode::InternalError, "the CPMS could not store this message")
+        CallFailure::new(
+            ErrorCode::InternalError,
+            "the CPMS could not store this message",
+        )
     })?;
     serde_json::to_value(response)
         .map_err(|e| CallFailure::new(ErrorCode::InternalError, format!("encoding failed: {e}")))
@@ -136,7 +139,10 @@ pub(crate) fn decode<T: Pdu>(station_id: &str, mut payload: Value) -> Result<T, 
     }
     let request: T = serde_json::from_value(payload).map_err(|e| classify(&e))?;
     request.check().map_err(|e| {
-        CallFailure::new(ErrorCode::PropertyConstraintViolation, e.replace('\n', "; "))
+        CallFailure::new(
+            ErrorCode::PropertyConstraintViolation,
+            e.replace('\n', "; "),
+        )
     })?;
     Ok(request)
 }
@@ -249,7 +255,11 @@ mod tests {
     #[test]
     fn classifies_payload_errors_like_the_spec() {
         use rust_ocpp::v1_6::messages::start_transaction::StartTransactionRequest;
-        let code = |v: Value| decode::<StartTransactionRequest>("CP1", v).unwrap_err().code;
+        let code = |v: Value| {
+            decode::<StartTransactionRequest>("CP1", v)
+                .unwrap_err()
+                .code
+        };
         let ok = json!({"connectorId": 1, "idTag": "TAG", "meterStart": 0, "timestamp": "2024-05-01T10:00:00Z"});
         assert!(decode::<StartTransactionRequest>("CP1", ok.clone()).is_ok());
         let mut missing = ok.clone();

@@ -61,7 +61,13 @@ mod tests {
         }))
         .unwrap();
         let report = status_report(req);
-        assert_eq!(report.evse, EvseRef { evse_id: 0, connector_id: 0 });
+        assert_eq!(
+            report.evse,
+            EvseRef {
+                evse_id: 0,
+                connector_id: 0
+            }
+        );
         assert_eq!(report.status, ConnectorStatus::Faulted);
         assert_eq!(report.source_status, "Faulted");
         assert_eq!(report.error_code.as_deref(), Some("GroundFailure"));

@@ -1,0 +1,180 @@
+//! Settings: defaults for a quick start, an optional TOML file, and environment overrides
+//! (`CPMS__SECTION__KEY`, e.g. `CPMS__OCPP__LISTEN`). The names are a contract with operators.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// All settings of the `cpms` binary.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Settings {
+    /// The OCPP websocket listener.
+    pub ocpp: OcppSettings,
+    /// The HTTP listener (operator API, health, OCPI).
+    pub http: HttpSettings,
+    /// Storage.
+    pub database: DatabaseSettings,
+    /// Operator API.
+    pub api: ApiSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// What happens to a station id the CPMS does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownStations {
+    /// Create it and accept its boot (quick start).
+    #[default]
+    Accept,
+    /// Create it and answer its boot with Pending until the operator accepts it.
+    Pending,
+    /// Refuse the connection (production).
+    Reject,
+}
+
+/// `[ocpp]` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct OcppSettings {
+    /// Listen address of the websocket listener.
+    pub listen: String,
+    /// Policy for unknown station ids.
+    pub unknown_stations: UnknownStations,
+    /// Heartbeat interval given to accepted stations, in seconds.
+    pub heartbeat_interval: u32,
+    /// Retry interval given to pending or rejected stations, in seconds.
+    pub boot_retry_interval: u32,
+    /// How long a station has to answer a CSMS call, in seconds.
+    pub response_timeout: u64,
+    /// Websocket ping interval in seconds; 0 disables pings.
+    pub ping_interval: u64,
+    /// Largest accepted websocket message in bytes.
+    pub max_message_size: usize,
+}
+
+impl Default for OcppSettings {
+    fn default() -> Self {
+        OcppSettings {
+            listen: "0.0.0.0:9000".into(),
+            unknown_stations: UnknownStations::Accept,
+            heartbeat_interval: 300,
+            boot_retry_interval: 60,
+            response_timeout: 30,
+            ping_interval: 30,
+            max_message_size: 256 * 1024,
+        }
+    }
+}
+
+/// `[http]` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    /// Listen address of the HTTP listener.
+    pub listen: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            listen: "0.0.0.0:8080".into(),
+        }
+    }
+}
+
+/// `[database]` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` or `postgres://...`.
+    pub url: String,
+    /// Connection pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "sqlite://cpms.db".into(),
+            max_connections: 16,
+        }
+    }
+}
+
+/// `[api]` settings.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct ApiSettings {
+    /// Secret for operator-API JWTs; generated once and kept in the database when unset.
+    pub jwt_secret: Option<String>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]` settings.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct LogSettings {
+    /// Output format.
+    pub format: LogFormat,
+}
+
+impl Settings {
+    /// Defaults, then the TOML file if given, then `CPMS__...` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Settings, config::ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        builder
+            .add_source(
+                config::Environment::with_prefix("CPMS")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn defaults_are_the_quick_start() {
+        let s = Settings::default();
+        assert_eq!(s.ocpp.listen, "0.0.0.0:9000");
+        assert_eq!(s.http.listen, "0.0.0.0:8080");
+        assert_eq!(s.database.url, "sqlite://cpms.db");
+        assert_eq!(s.ocpp.unknown_stations, UnknownStations::Accept);
+    }
+
+    #[test]
+    fn file_values_load() {
+        let mut file = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
+        writeln!(
+            file,
+            "[ocpp]\nlisten = \"127.0.0.1:1\"\nunknown_stations = \"reject\"\n[log]\nformat = \"json\""
+        )
+        .unwrap();
+        let s = Settings::load(Some(file.path())).unwrap();
+        assert_eq!(s.ocpp.listen, "127.0.0.1:1");
+        assert_eq!(s.ocpp.unknown_stations, UnknownStations::Reject);
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert_eq!(s.http.listen, "0.0.0.0:8080");
+    }
+}

@@ -1,0 +1,224 @@
+//! The CPMS core: stations, connectors, transactions, meter samples and id tokens, stored through
+//! sea-orm, with a domain event published after each stored change.
+//!
+//! [`Core`] implements the gateway's [`StationBackend`]: every method returns only after its
+//! effect is committed, so the CALLRESULT a station receives means the change is durable. The
+//! operator API reads and writes through the same type.
+
+mod authorization;
+mod stations;
+mod transactions;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ocpp_gateway::port::{
+    Admission, BackendError, BootDecision, BootInfo, DataTransferReply, MeterReport, OcppVersion,
+    StationBackend, StatusReport, TokenVerdict, TransactionStart, TransactionStarted,
+    TransactionStop,
+};
+use sea_orm::{DatabaseConnection, DbErr};
+
+use crate::config::UnknownStations;
+use crate::events::EventBus;
+
+pub use authorization::{IdTokenRecord, IdTokenStatus};
+pub use stations::{ConnectorRecord, StationRecord, StationUpdate};
+pub use transactions::{MeterSampleRecord, TransactionFilter, TransactionRecord, TransactionState};
+
+/// A source of the current time; tests inject their own.
+pub trait Clock: Send + Sync + 'static {
+    /// Now.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Policies the core applies to stations.
+#[derive(Debug, Clone)]
+pub struct CorePolicy {
+    /// What to do with unknown station ids.
+    pub unknown_stations: UnknownStations,
+    /// Heartbeat interval for accepted stations (s).
+    pub heartbeat_interval: u32,
+    /// Retry interval for pending or rejected stations (s).
+    pub boot_retry_interval: u32,
+}
+
+impl Default for CorePolicy {
+    fn default() -> Self {
+        CorePolicy {
+            unknown_stations: UnknownStations::Accept,
+            heartbeat_interval: 300,
+            boot_retry_interval: 60,
+        }
+    }
+}
+
+/// Errors of core operations.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The storage failed.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    /// The thing asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request conflicts with what exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<CoreError> for BackendError {
+    fn from(e: CoreError) -> Self {
+        BackendError(e.to_string())
+    }
+}
+
+/// The core service. Cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) events: EventBus,
+    pub(crate) policy: Arc<CorePolicy>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl Core {
+    /// A core over `db`, publishing to `events`.
+    pub fn new(
+        db: DatabaseConnection,
+        events: EventBus,
+        policy: CorePolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Core {
+            db,
+            events,
+            policy: Arc::new(policy),
+            clock,
+        }
+    }
+
+    /// The database connection.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The event bus.
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
+
+#[async_trait]
+impl StationBackend for Core {
+    async fn admit(&self, station_id: &str, password: Option<&str>) -> Admission {
+        match self.admission(station_id, password).await {
+            Ok(admission) => admission,
+            Err(e) => {
+                // Fail closed: a station we cannot check does not get in.
+                tracing::error!(station = %station_id, error = %e, "admission check failed");
+                Admission::Refuse
+            }
+        }
+    }
+
+    async fn connected(&self, station_id: &str, version: OcppVersion) {
+        if let Err(e) = self.station_connected(station_id, version).await {
+            tracing::error!(station = %station_id, error = %e, "could not record connection");
+        }
+    }
+
+    async fn disconnected(&self, station_id: &str) {
+        if let Err(e) = self.station_disconnected(station_id).await {
+            tracing::error!(station = %station_id, error = %e, "could not record disconnection");
+        }
+    }
+
+    async fn boot(&self, station_id: &str, info: BootInfo) -> Result<BootDecision, BackendError> {
+        Ok(self.station_booted(station_id, info).await?)
+    }
+
+    async fn heartbeat(&self, station_id: &str) -> Result<(), BackendError> {
+        Ok(self.touch(station_id).await?)
+    }
+
+    async fn status(&self, station_id: &str, report: StatusReport) -> Result<(), BackendError> {
+        Ok(self.record_status(station_id, report).await?)
+    }
+
+    async fn authorize(
+        &self,
+        _station_id: &str,
+        id_token: &str,
+    ) -> Result<TokenVerdict, BackendError> {
+        Ok(self.verdict(id_token).await?)
+    }
+
+    async fn start_transaction(
+        &self,
+        station_id: &str,
+        start: TransactionStart,
+    ) -> Result<TransactionStarted, BackendError> {
+        Ok(self.begin_transaction(station_id, start).await?)
+    }
+
+    async fn meter_values(
+        &self,
+        station_id: &str,
+        report: MeterReport,
+    ) -> Result<(), BackendError> {
+        Ok(self.record_meter_values(station_id, report).await?)
+    }
+
+    async fn stop_transaction(
+        &self,
+        station_id: &str,
+        stop: TransactionStop,
+    ) -> Result<Option<TokenVerdict>, BackendError> {
+        Ok(self.end_transaction(station_id, stop).await?)
+    }
+
+    async fn data_transfer(
+        &self,
+        station_id: &str,
+        vendor_id: &str,
+        message_id: Option<&str>,
+        data: Option<&str>,
+    ) -> Result<DataTransferReply, BackendError> {
+        // No vendor extensions are known yet; OCPP 1.6 §4.3 says to answer UnknownVendorId.
+        tracing::info!(station = %station_id, %vendor_id, message_id = ?message_id, data_len = data.map(str::len), "DataTransfer");
+        Ok(DataTransferReply {
+            status: "UnknownVendorId".into(),
+            data: None,
+        })
+    }
+
+    async fn firmware_status(&self, station_id: &str, status: &str) -> Result<(), BackendError> {
+        Ok(self
+            .record_station_progress(station_id, Some(status), None)
+            .await?)
+    }
+
+    async fn diagnostics_status(&self, station_id: &str, status: &str) -> Result<(), BackendError> {
+        Ok(self
+            .record_station_progress(station_id, None, Some(status))
+            .await?)
+    }
+}

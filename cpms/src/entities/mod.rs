@@ -1,0 +1,13 @@
+//! sea-orm entities, one module per table of the schema that the
+//! `migrations` crate creates.
+//!
+//! Columns mirror the migration exactly; anything richer than the database can
+//! hold portably (statuses, energy as `rust_decimal`) is kept here as text and
+//! parsed by the core, so these types stay a plain picture of the rows.
+
+pub mod connector;
+pub mod id_token;
+pub mod meter_sample;
+pub mod setting;
+pub mod station;
+pub mod transaction;

@@ -1,0 +1,336 @@
+//! Test harness: a real CPMS on port 0 over a real database, and a minimal OCPP-J charger speaking
+//! over a real websocket.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use base64::Engine;
+use cpms::config::{Settings, UnknownStations};
+use cpms::Server;
+use futures_util::{SinkExt, StreamExt};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for any single event before failing.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A database for one test: a fresh SQLite file, or a fresh PostgreSQL database.
+pub struct TestDb {
+    pub url: String,
+    pub label: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The databases every storage test runs on: SQLite always; PostgreSQL when
+/// `CPMS_TEST_DATABASE_URL` is set (and then it must be reachable: the test fails otherwise).
+pub async fn databases() -> Vec<TestDb> {
+    let mut dbs = vec![sqlite()];
+    if let Ok(base) = std::env::var("CPMS_TEST_DATABASE_URL") {
+        dbs.push(
+            postgres(&base)
+                .await
+                .expect("CPMS_TEST_DATABASE_URL is set but PostgreSQL is unusable"),
+        );
+    }
+    dbs
+}
+
+pub fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/cpms.db", dir.path().display());
+    TestDb {
+        url,
+        label: "sqlite",
+        _dir: Some(dir),
+    }
+}
+
+async fn postgres(base: &str) -> Result<TestDb> {
+    let admin = Database::connect(base).await.context("connecting")?;
+    let name = format!("cpms_t_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await?;
+    let (before_query, query) = match base.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (base, String::new()),
+    };
+    let (server, _) = before_query
+        .rsplit_once('/')
+        .ok_or_else(|| anyhow!("database URL without a database name"))?;
+    Ok(TestDb {
+        url: format!("{server}/{name}{query}"),
+        label: "postgres",
+        _dir: None,
+    })
+}
+
+/// Settings for a test server on loopback, port 0.
+pub fn settings(db: &TestDb) -> Settings {
+    let mut s = Settings::default();
+    s.ocpp.listen = "127.0.0.1:0".into();
+    s.http.listen = "127.0.0.1:0".into();
+    s.database.url = db.url.clone();
+    s.database.max_connections = 4;
+    s.ocpp.unknown_stations = UnknownStations::Accept;
+    s
+}
+
+/// A running server and an operator-API client.
+pub struct TestServer {
+    pub server: Server,
+    pub token: String,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start(settings: &Settings) -> Result<TestServer> {
+        let server = Server::start(settings).await?;
+        let secret =
+            cpms::secrets::jwt_secret(server.core.db(), settings.api.jwt_secret.as_deref()).await?;
+        let token = cpms::secrets::TokenKeys::new(&secret).issue("test", 1)?;
+        Ok(TestServer {
+            server,
+            token,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    pub fn ws_url(&self, station_id: &str) -> String {
+        format!("ws://{}/ocpp/{station_id}", self.server.ocpp_addr)
+    }
+
+    pub fn api_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server.http_addr)
+    }
+
+    /// An authenticated API request; returns status and JSON body (Null when empty).
+    pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut req = self
+            .http
+            .request(method, self.api_url(path))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(120));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).with_context(|| format!("non-JSON body: {text}"))?
+        };
+        Ok((status, value))
+    }
+
+    pub async fn connect(&self, station_id: &str) -> Result<Charger> {
+        Charger::connect(&self.ws_url(station_id), &["ocpp1.6"], None).await
+    }
+
+    pub async fn stop(self) {
+        self.server.stop().await.expect("clean shutdown");
+    }
+}
+
+/// A minimal OCPP-J 1.6 charger over a real websocket.
+pub struct Charger {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub subprotocol: Option<String>,
+    next_id: u64,
+}
+
+/// The outcome of a failed handshake.
+pub fn handshake_status(err: &tokio_tungstenite::tungstenite::Error) -> Option<u16> {
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(resp) => Some(resp.status().as_u16()),
+        _ => None,
+    }
+}
+
+impl Charger {
+    pub async fn connect(
+        url: &str,
+        subprotocols: &[&str],
+        basic: Option<(&str, &str)>,
+    ) -> Result<Charger> {
+        Self::try_connect(url, subprotocols, basic)
+            .await
+            .map_err(|e| anyhow!("handshake failed: {e}"))
+    }
+
+    pub async fn try_connect(
+        url: &str,
+        subprotocols: &[&str],
+        basic: Option<(&str, &str)>,
+    ) -> Result<Charger, tokio_tungstenite::tungstenite::Error> {
+        let mut request = url.into_client_request()?;
+        if !subprotocols.is_empty() {
+            request.headers_mut().insert(
+                "Sec-WebSocket-Protocol",
+                HeaderValue::from_str(&subprotocols.join(", ")).expect("header"),
+            );
+        }
+        if let Some((user, password)) = basic {
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            request.headers_mut().insert(
+                "Authorization",
+                HeaderValue::from_str(&format!("Basic {encoded}")).expect("header"),
+            );
+        }
+        let (ws, response) = tokio_tungstenite::connect_async(request).await?;
+        let subprotocol = response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Charger {
+            ws,
+            subprotocol,
+            next_id: 1,
+        })
+    }
+
+    /// Sends a raw text message.
+    pub async fn send_text(&mut self, text: &str) -> Result<()> {
+        self.ws.send(Message::Text(text.to_owned().into())).await?;
+        Ok(())
+    }
+
+    /// The next OCPP-J frame from the CSMS, as a JSON array.
+    pub async fn recv(&mut self) -> Result<Value> {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .map_err(|_| anyhow!("no message within {WAIT:?}"))?
+                .ok_or_else(|| anyhow!("connection closed"))??;
+            match msg {
+                Message::Text(t) => return Ok(serde_json::from_str(&t)?),
+                Message::Close(frame) => bail!("closed by server: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Waits for the server to close the connection; returns the close code.
+    pub async fn closed(&mut self) -> Result<Option<u16>> {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .map_err(|_| anyhow!("not closed within {WAIT:?}"))?
+            {
+                None => return Ok(None),
+                Some(Err(_)) => return Ok(None),
+                Some(Ok(Message::Close(frame))) => return Ok(frame.map(|f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Sends a CALL and returns the answer frame (CALLRESULT or CALLERROR) as a JSON array.
+    pub async fn call_raw(&mut self, action: &str, payload: Value) -> Result<Value> {
+        let id = format!("m{}", self.next_id);
+        self.next_id += 1;
+        self.send_text(&json!([2, id, action, payload]).to_string())
+            .await?;
+        let answer = self.recv().await?;
+        if answer[1] != json!(id) {
+            bail!("answer for another id: {answer}");
+        }
+        Ok(answer)
+    }
+
+    /// Sends a CALL and returns the CALLRESULT payload; a CALLERROR is an error.
+    pub async fn call(&mut self, action: &str, payload: Value) -> Result<Value> {
+        let answer = self.call_raw(action, payload).await?;
+        if answer[0] != json!(3) {
+            bail!("{action} answered with {answer}");
+        }
+        Ok(answer[2].clone())
+    }
+
+    /// Waits for a CALL from the CSMS: (unique id, action, payload).
+    pub async fn expect_call(&mut self) -> Result<(String, String, Value)> {
+        let frame = self.recv().await?;
+        if frame[0] != json!(2) {
+            bail!("expected a CALL, got {frame}");
+        }
+        Ok((
+            frame[1].as_str().unwrap_or_default().to_owned(),
+            frame[2].as_str().unwrap_or_default().to_owned(),
+            frame[3].clone(),
+        ))
+    }
+
+    /// Answers a CSMS CALL.
+    pub async fn reply(&mut self, unique_id: &str, payload: Value) -> Result<()> {
+        self.send_text(&json!([3, unique_id, payload]).to_string())
+            .await
+    }
+
+    pub async fn boot(&mut self) -> Result<Value> {
+        self.call(
+            "BootNotification",
+            json!({"chargePointVendor": "TestVendor", "chargePointModel": "T1", "chargePointSerialNumber": "SN1", "firmwareVersion": "1.0"}),
+        )
+        .await
+    }
+
+    pub async fn status(&mut self, connector: u32, status: &str) -> Result<Value> {
+        self.call(
+            "StatusNotification",
+            json!({"connectorId": connector, "errorCode": "NoError", "status": status, "timestamp": now()}),
+        )
+        .await
+    }
+
+    pub async fn start(
+        &mut self,
+        connector: u32,
+        id_tag: &str,
+        meter: i64,
+        at: &str,
+    ) -> Result<Value> {
+        self.call(
+            "StartTransaction",
+            json!({"connectorId": connector, "idTag": id_tag, "meterStart": meter, "timestamp": at}),
+        )
+        .await
+    }
+
+    pub async fn stop(&mut self, tx: i64, meter: i64, reason: &str) -> Result<Value> {
+        self.call(
+            "StopTransaction",
+            json!({"transactionId": tx, "meterStop": meter, "timestamp": now(), "reason": reason}),
+        )
+        .await
+    }
+}
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Creates an accepted id token through the API.
+pub async fn accepted_token(server: &TestServer, id: &str) -> Result<()> {
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/id-tokens",
+            Some(json!({"id_token": id, "status": "Accepted"})),
+        )
+        .await?;
+    if status != 201 {
+        bail!("creating token: {status} {body}");
+    }
+    Ok(())
+}

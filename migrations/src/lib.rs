@@ -1,0 +1,26 @@
+//! The CPMS database schema as sea-orm migrations.
+//!
+//! The `cpms` binary applies these at start-up, so a fresh database and an
+//! upgraded one end up with the same tables. Every migration uses sea-query's
+//! schema builder rather than raw SQL so that the same code runs on SQLite
+//! (single-node deployments and tests) and PostgreSQL (production).
+
+// Callers need `MigratorTrait` in scope to run `Migrator::up`; re-exporting
+// the prelude spares them a direct sea-orm-migration dependency.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_initial;
+
+/// The ordered list of every migration the CPMS schema is built from.
+///
+/// Pass it to `Migrator::up(&db, None)` to bring a database to the current
+/// schema; already-applied migrations are recorded in `seaql_migrations` and
+/// skipped.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_initial::Migration)]
+    }
+}

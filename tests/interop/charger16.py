@@ -1,0 +1,462 @@
+#!/usr/bin/env python3
+"""An OCPP 1.6J charge point built on the third-party `ocpp` package, for interop tests.
+
+`ocpp` validates every CALL and CALLRESULT it sends or receives against the official OCPP 1.6 JSON
+schemas, so a run that ends in `DONE` shows that a charger library we did not write accepts what our
+CPMS sends. Driven by cpms/tests/interop_ocpp_py.rs.
+
+Usage:
+    python charger16.py --url ws://127.0.0.1:PORT/ocpp/STATION_ID --id-token TOKEN [--password PW]
+
+Flow (any unexpected answer ends the run with a message on stderr and exit status 1):
+  1. BootNotification (Accepted, interval > 0); StatusNotification Available for connectors 0 and 1;
+     Heartbeat; Authorize(TOKEN) (Accepted).
+  2. A local session on connector 1: Preparing, StartTransaction (meterStart 1000 Wh), Charging,
+     MeterValues (2500 Wh, W, A on L1), StopTransaction (meterStop 4000 Wh, reason Local, one
+     transactionData reading), Finishing, Available.
+  3. Prints `READY` and waits for a RemoteStartTransaction.
+  4. Accepts it and runs a second session with the remote idTag on the requested connector
+     (default 1): StartTransaction (meterStart 4000 Wh), MeterValues (4600 Wh), StopTransaction
+     (meterStop 5200 Wh, reason Local: the charger itself ends the session, no RemoteStop asked
+     for it), Finishing, Available; then prints `DONE` and exits 0. `DONE` comes only after the
+     final Available is answered, so the CSMS has recorded the end state when the test looks.
+
+While connected it also answers GetConfiguration, ChangeConfiguration, Reset, TriggerMessage (and
+then sends the triggered message), ClearCache, UnlockConnector, ChangeAvailability and
+RemoteStopTransaction, so other tests can drive the same charger. Every frame is logged to stderr.
+
+Exit status: 0 on DONE, 1 on an unexpected answer or the overall timeout, 2 when the websocket
+cannot be opened.
+"""
+
+import argparse
+import asyncio
+import base64
+import logging
+import sys
+import traceback
+import urllib.parse
+from datetime import datetime, timezone
+
+import websockets
+from ocpp.exceptions import OCPPError
+from ocpp.routing import after, on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.datatypes import MeterValue, SampledValue
+from ocpp.v16.enums import (
+    Action,
+    AuthorizationStatus,
+    AvailabilityStatus,
+    ChargePointErrorCode,
+    ChargePointStatus,
+    ClearCacheStatus,
+    ConfigurationStatus,
+    DiagnosticsStatus,
+    FirmwareStatus,
+    Measurand,
+    MessageTrigger,
+    Phase,
+    Reason,
+    ReadingContext,
+    RegistrationStatus,
+    RemoteStartStopStatus,
+    ResetStatus,
+    TriggerMessageStatus,
+    UnitOfMeasure,
+    UnlockStatus,
+)
+
+VENDOR = "InteropPy"
+MODEL = "ocpp-2.1.0-cp"
+FIRMWARE = "interop-1"
+CONNECTORS = 1
+
+# Meter register readings (Wh) of the two sessions.
+LOCAL_START_WH = 1000
+LOCAL_SAMPLE_WH = 2500
+LOCAL_STOP_WH = 4000
+REMOTE_START_WH = 4000
+REMOTE_SAMPLE_WH = 4600
+REMOTE_STOP_WH = 5200
+
+
+class UnexpectedAnswer(Exception):
+    """The CSMS answered something the flow does not allow."""
+
+
+class ConnectionFailed(Exception):
+    """The websocket could not be opened."""
+
+
+def now() -> str:
+    """The current UTC time as RFC 3339 with a 'Z' suffix, as OCPP-J timestamps are written."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def expect(condition: bool, what: str, answer) -> None:
+    if not condition:
+        raise UnexpectedAnswer(f"{what}; got {answer!r}")
+
+
+def reading(energy_wh: int, power_w: int, current_a: float) -> MeterValue:
+    """One periodic sample: energy register, active power and the L1 current."""
+    context = ReadingContext.sample_periodic
+    return MeterValue(
+        timestamp=now(),
+        sampled_value=[
+            SampledValue(
+                value=str(energy_wh),
+                context=context,
+                measurand=Measurand.energy_active_import_register,
+                unit=UnitOfMeasure.wh,
+            ),
+            SampledValue(
+                value=str(power_w),
+                context=context,
+                measurand=Measurand.power_active_import,
+                unit=UnitOfMeasure.w,
+            ),
+            SampledValue(
+                value=f"{current_a:.1f}",
+                context=context,
+                measurand=Measurand.current_import,
+                phase=Phase.l1,
+                unit=UnitOfMeasure.a,
+            ),
+        ],
+    )
+
+
+def register(energy_wh: int, context: ReadingContext) -> MeterValue:
+    """The energy register alone, e.g. for StopTransaction.transactionData."""
+    return MeterValue(
+        timestamp=now(),
+        sampled_value=[
+            SampledValue(
+                value=str(energy_wh),
+                context=context,
+                measurand=Measurand.energy_active_import_register,
+                unit=UnitOfMeasure.wh,
+            )
+        ],
+    )
+
+
+class InteropChargePoint(ChargePoint):
+    """The charge point: the scripted flow plus handlers for CSMS-initiated calls."""
+
+    def __init__(self, station_id, connection, id_token):
+        super().__init__(station_id, connection, response_timeout=30)
+        self.id_token = id_token
+        self.status = {c: ChargePointStatus.available for c in range(CONNECTORS + 1)}
+        self.meter_wh = 0
+        self.configuration = {
+            "HeartbeatInterval": ("300", False),
+            "MeterValueSampleInterval": ("60", False),
+            "NumberOfConnectors": (str(CONNECTORS), True),
+            "AuthorizeRemoteTxRequests": ("false", False),
+        }
+        self.remote_started = False
+        # Resolved by the RemoteStartTransaction follow-up once its session is over.
+        self.remote_session = asyncio.get_running_loop().create_future()
+
+    async def request(self, payload):
+        """Sends a CALL; a CALLERROR or a schema-invalid answer is an UnexpectedAnswer."""
+        action = type(payload).__name__
+        try:
+            return await self.call(payload, suppress=False)
+        except OCPPError as error:
+            raise UnexpectedAnswer(f"{action}: CSMS answered {error!r}") from error
+
+    async def set_status(self, connector_id, status):
+        self.status[connector_id] = status
+        await self.request(
+            call.StatusNotification(
+                connector_id=connector_id,
+                error_code=ChargePointErrorCode.no_error,
+                status=status,
+                timestamp=now(),
+            )
+        )
+
+    async def run(self):
+        """The whole scripted flow; returns once the remote session has ended."""
+        boot = await self.request(
+            call.BootNotification(
+                charge_point_vendor=VENDOR,
+                charge_point_model=MODEL,
+                charge_point_serial_number="PY-0001",
+                firmware_version=FIRMWARE,
+            )
+        )
+        expect(
+            boot.status == RegistrationStatus.accepted, "BootNotification must be Accepted", boot
+        )
+        expect(boot.interval > 0, "BootNotification interval must be > 0", boot)
+
+        for connector_id in range(CONNECTORS + 1):
+            await self.set_status(connector_id, ChargePointStatus.available)
+        await self.request(call.Heartbeat())
+
+        auth = await self.request(call.Authorize(id_tag=self.id_token))
+        expect(
+            auth.id_tag_info.get("status") == AuthorizationStatus.accepted,
+            f"Authorize({self.id_token}) must be Accepted",
+            auth,
+        )
+
+        await self.charge(
+            connector_id=1,
+            id_tag=self.id_token,
+            start_wh=LOCAL_START_WH,
+            sample_wh=LOCAL_SAMPLE_WH,
+            stop_wh=LOCAL_STOP_WH,
+            with_transaction_data=True,
+        )
+
+        print("READY", flush=True)
+        await self.remote_session
+
+    async def charge(
+        self, connector_id, id_tag, start_wh, sample_wh, stop_wh, with_transaction_data=False
+    ):
+        """One session from Preparing to Available; optionally reports the final register reading
+        in StopTransaction.transactionData."""
+        await self.set_status(connector_id, ChargePointStatus.preparing)
+        self.meter_wh = start_wh
+        start = await self.request(
+            call.StartTransaction(
+                connector_id=connector_id,
+                id_tag=id_tag,
+                meter_start=start_wh,
+                timestamp=now(),
+            )
+        )
+        expect(
+            start.id_tag_info.get("status") == AuthorizationStatus.accepted,
+            f"StartTransaction({id_tag}) must be Accepted",
+            start,
+        )
+        transaction_id = start.transaction_id
+        await self.set_status(connector_id, ChargePointStatus.charging)
+
+        self.meter_wh = sample_wh
+        await self.request(
+            call.MeterValues(
+                connector_id=connector_id,
+                transaction_id=transaction_id,
+                meter_value=[reading(sample_wh, power_w=7200, current_a=31.3)],
+            )
+        )
+
+        self.meter_wh = stop_wh
+        stop = await self.request(
+            call.StopTransaction(
+                transaction_id=transaction_id,
+                meter_stop=stop_wh,
+                timestamp=now(),
+                reason=Reason.local,
+                id_tag=id_tag,
+                transaction_data=(
+                    [register(stop_wh, ReadingContext.transaction_end)]
+                    if with_transaction_data
+                    else None
+                ),
+            )
+        )
+        # OCPP 1.6 §6.46: idTagInfo is optional in StopTransaction.conf; when present it must not
+        # refuse a token the CSMS has just accepted.
+        expect(
+            stop.id_tag_info is None
+            or stop.id_tag_info.get("status") == AuthorizationStatus.accepted,
+            "StopTransaction idTagInfo, when present, must be Accepted",
+            stop,
+        )
+        await self.set_status(connector_id, ChargePointStatus.finishing)
+        await self.set_status(connector_id, ChargePointStatus.available)
+
+    @on(Action.remote_start_transaction)
+    def on_remote_start_transaction(self, id_tag, connector_id=None, **kwargs):
+        return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.accepted)
+
+    @after(Action.remote_start_transaction)
+    async def after_remote_start_transaction(self, id_tag, connector_id=None, **kwargs):
+        # ocpp runs this as a detached task: its outcome is handed to run() through the future.
+        if self.remote_started:
+            return
+        self.remote_started = True
+        try:
+            await self.charge(
+                connector_id=connector_id or 1,
+                id_tag=id_tag,
+                start_wh=REMOTE_START_WH,
+                sample_wh=REMOTE_SAMPLE_WH,
+                stop_wh=REMOTE_STOP_WH,
+            )
+        except Exception as error:  # noqa: BLE001 - any failure must reach run()
+            if not self.remote_session.done():
+                self.remote_session.set_exception(error)
+        else:
+            if not self.remote_session.done():
+                self.remote_session.set_result(None)
+
+    @on(Action.remote_stop_transaction)
+    def on_remote_stop_transaction(self, transaction_id, **kwargs):
+        return call_result.RemoteStopTransaction(status=RemoteStartStopStatus.accepted)
+
+    @on(Action.get_configuration)
+    def on_get_configuration(self, key=None, **kwargs):
+        wanted = key if key else list(self.configuration)
+        known = [k for k in wanted if k in self.configuration]
+        unknown = [k for k in wanted if k not in self.configuration]
+        return call_result.GetConfiguration(
+            configuration_key=[
+                {"key": k, "readonly": self.configuration[k][1], "value": self.configuration[k][0]}
+                for k in known
+            ],
+            unknown_key=unknown or None,
+        )
+
+    @on(Action.change_configuration)
+    def on_change_configuration(self, key, value, **kwargs):
+        self.configuration[key] = (value, False)
+        return call_result.ChangeConfiguration(status=ConfigurationStatus.accepted)
+
+    @on(Action.reset)
+    def on_reset(self, type, **kwargs):
+        # Accepted without rebooting: the scripted flow goes on.
+        return call_result.Reset(status=ResetStatus.accepted)
+
+    @on(Action.clear_cache)
+    def on_clear_cache(self, **kwargs):
+        return call_result.ClearCache(status=ClearCacheStatus.accepted)
+
+    @on(Action.unlock_connector)
+    def on_unlock_connector(self, connector_id, **kwargs):
+        return call_result.UnlockConnector(status=UnlockStatus.unlocked)
+
+    @on(Action.change_availability)
+    def on_change_availability(self, connector_id, type, **kwargs):
+        return call_result.ChangeAvailability(status=AvailabilityStatus.accepted)
+
+    @on(Action.trigger_message)
+    def on_trigger_message(self, requested_message, connector_id=None, **kwargs):
+        return call_result.TriggerMessage(status=TriggerMessageStatus.accepted)
+
+    @after(Action.trigger_message)
+    async def after_trigger_message(self, requested_message, connector_id=None, **kwargs):
+        # OCPP 1.6 §5.17: the triggered message follows the TriggerMessage.conf.
+        try:
+            await self.send_triggered(requested_message, connector_id)
+        except Exception:  # noqa: BLE001 - a detached task; log, do not lose it
+            logging.getLogger("charger16").exception("triggered %s failed", requested_message)
+
+    async def send_triggered(self, requested_message, connector_id):
+        if requested_message == MessageTrigger.boot_notification:
+            await self.request(
+                call.BootNotification(
+                    charge_point_vendor=VENDOR,
+                    charge_point_model=MODEL,
+                    charge_point_serial_number="PY-0001",
+                    firmware_version=FIRMWARE,
+                )
+            )
+        elif requested_message == MessageTrigger.heartbeat:
+            await self.request(call.Heartbeat())
+        elif requested_message == MessageTrigger.status_notification:
+            targets = [connector_id] if connector_id is not None else list(self.status)
+            for c in targets:
+                await self.set_status(c, self.status.get(c, ChargePointStatus.available))
+        elif requested_message == MessageTrigger.meter_values:
+            await self.request(
+                call.MeterValues(
+                    connector_id=connector_id if connector_id is not None else 0,
+                    meter_value=[register(self.meter_wh, ReadingContext.trigger)],
+                )
+            )
+        elif requested_message == MessageTrigger.diagnostics_status_notification:
+            await self.request(
+                call.DiagnosticsStatusNotification(status=DiagnosticsStatus.idle)
+            )
+        elif requested_message == MessageTrigger.firmware_status_notification:
+            await self.request(call.FirmwareStatusNotification(status=FirmwareStatus.idle))
+
+
+async def run(args) -> None:
+    # OCPP-J 1.6 §3.1.1: the charge point identity is the last path segment of the URL.
+    path = urllib.parse.urlsplit(args.url).path
+    station_id = urllib.parse.unquote(path.rstrip("/").rsplit("/", 1)[-1])
+    headers = {}
+    if args.password is not None:
+        # OCPP 1.6 security profile 1: HTTP Basic, the username is the charge point identity.
+        credentials = base64.b64encode(f"{station_id}:{args.password}".encode()).decode()
+        headers["Authorization"] = f"Basic {credentials}"
+
+    try:
+        connection = await websockets.connect(
+            args.url,
+            subprotocols=["ocpp1.6"],
+            additional_headers=headers,
+            proxy=None,
+            open_timeout=10,
+        )
+    except (OSError, websockets.exceptions.InvalidHandshake, asyncio.TimeoutError) as error:
+        raise ConnectionFailed(f"cannot open {args.url}: {error!r}") from error
+
+    async with connection:
+        expect(
+            connection.subprotocol == "ocpp1.6",
+            "the CSMS must select subprotocol ocpp1.6",
+            connection.subprotocol,
+        )
+        cp = InteropChargePoint(station_id, connection, args.id_token)
+        reader = asyncio.create_task(cp.start())
+        flow = asyncio.create_task(cp.run())
+        try:
+            done, _ = await asyncio.wait({reader, flow}, return_when=asyncio.FIRST_COMPLETED)
+            if flow not in done:
+                error = reader.exception()
+                raise UnexpectedAnswer(f"connection ended before the flow finished: {error!r}")
+            flow.result()
+            print("DONE", flush=True)
+        finally:
+            reader.cancel()
+            flow.cancel()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True, help="ws://HOST:PORT/ocpp/STATION_ID")
+    parser.add_argument("--id-token", required=True, help="idTag to authorize and charge with")
+    parser.add_argument("--password", help="HTTP Basic password; the username is the station id")
+    parser.add_argument("--timeout", type=float, default=60, help="overall limit in seconds")
+    args = parser.parse_args()
+
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s"
+    )
+
+    async def bounded():
+        async with asyncio.timeout(args.timeout):
+            await run(args)
+
+    try:
+        asyncio.run(bounded())
+    except ConnectionFailed as error:
+        print(f"charger16: {error}", file=sys.stderr)
+        return 2
+    except TimeoutError:
+        print(f"charger16: flow not finished within {args.timeout:g} s", file=sys.stderr)
+        return 1
+    except UnexpectedAnswer as error:
+        print(f"charger16: unexpected answer: {error}", file=sys.stderr)
+        return 1
+    except Exception:  # noqa: BLE001 - report anything else with its traceback
+        traceback.print_exc()
+        print("charger16: failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
