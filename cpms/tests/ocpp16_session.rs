@@ -237,3 +237,79 @@ async fn a_restart_mid_transaction_keeps_it_open_until_the_stop() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn domain_events_follow_the_session_in_order() {
+    use cpms::events::DomainEvent;
+    let db = sqlite();
+    let server = TestServer::start(&settings(&db)).await.unwrap();
+    accepted_token(&server, "TAG-EV").await.unwrap();
+    let mut events = server.server.core.events().subscribe();
+    let mut cp = server.connect("CP-EVENTS").await.unwrap();
+    cp.boot().await.unwrap();
+    cp.status(1, "Charging").await.unwrap();
+    let tx = cp.start(1, "TAG-EV", 100, &now()).await.unwrap()["transactionId"]
+        .as_i64()
+        .unwrap();
+    cp.call(
+        "MeterValues",
+        json!({"connectorId": 1, "transactionId": tx, "meterValue": [
+            {"timestamp": now(), "sampledValue": [{"value": "350", "unit": "Wh"}]}]}),
+    )
+    .await
+    .unwrap();
+    cp.stop(tx, 600, "Local").await.unwrap();
+    drop(cp);
+
+    let mut kinds = Vec::new();
+    while kinds.last() != Some(&"station_disconnected") {
+        let envelope = tokio::time::timeout(WAIT, events.recv())
+            .await
+            .expect("event in time")
+            .expect("event");
+        assert_eq!(envelope.station_id, "CP-EVENTS");
+        let kind = match &envelope.event {
+            DomainEvent::StationConnected { .. } => "station_connected",
+            DomainEvent::StationBooted { .. } => "station_booted",
+            DomainEvent::StatusChanged { status, .. } => {
+                assert_eq!(*status, ocpp_gateway::port::ConnectorStatus::Charging);
+                "status_changed"
+            }
+            DomainEvent::TransactionStarted { transaction_id, .. } => {
+                assert_eq!(i64::from(*transaction_id), tx);
+                "transaction_started"
+            }
+            DomainEvent::MeterValues { samples, .. } => {
+                assert_eq!(*samples, 1);
+                "meter_values"
+            }
+            DomainEvent::TransactionUpdated { energy_wh, .. } => {
+                assert_eq!(energy_wh.to_string(), "250");
+                "transaction_updated"
+            }
+            DomainEvent::TransactionEnded { energy_wh, .. } => {
+                assert_eq!(energy_wh.to_string(), "500");
+                "transaction_ended"
+            }
+            DomainEvent::StationDisconnected => "station_disconnected",
+        };
+        // The envelope is what a broker would carry: the tag names the event.
+        let wire = serde_json::to_value(&envelope).unwrap();
+        assert_eq!(wire["event"]["type"], kind);
+        kinds.push(kind);
+    }
+    assert_eq!(
+        kinds,
+        [
+            "station_connected",
+            "station_booted",
+            "status_changed",
+            "transaction_started",
+            "meter_values",
+            "transaction_updated",
+            "transaction_ended",
+            "station_disconnected"
+        ]
+    );
+    server.stop().await;
+}
