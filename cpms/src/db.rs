@@ -15,8 +15,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         .connect_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
-        // SQLite has one writer; a pool of many only queues on its lock.
-        options.max_connections(max_connections.min(4));
+        // SQLite has one writer. Several pooled connections would only fight over its lock, and a
+        // read-then-write transaction would fail with SQLITE_BUSY_SNAPSHOT when another connection
+        // wrote in between; an in-memory database would even be a different one per connection.
+        // One connection serialises all access, which is what SQLite does anyway.
+        options.max_connections(1);
     }
     let db = Database::connect(options).await?;
     if url.starts_with("sqlite:") {
