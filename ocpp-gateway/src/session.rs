@@ -76,13 +76,16 @@ pub(crate) async fn run(
     ping.reset();
     let mut last_activity = Instant::now();
 
-    let ending = loop {
-        if pending.is_none() {
-            if let Some(call) = queue.pop_front() {
-                match start_call(&mut socket, version, call, settings.response_timeout).await {
-                    Ok(p) => pending = p,
-                    Err(()) => break Ending::Gone,
-                }
+    let ending = 'session: loop {
+        // A command that cannot be expressed leaves nothing in flight: go on to the next one at
+        // once, or it would wait for some unrelated event (a message, a ping) to wake the loop.
+        while pending.is_none() {
+            let Some(call) = queue.pop_front() else {
+                break;
+            };
+            match start_call(&mut socket, version, call, settings.response_timeout).await {
+                Ok(p) => pending = p,
+                Err(()) => break 'session Ending::Gone,
             }
         }
         let deadline = pending.as_ref().map(|p| p.deadline);

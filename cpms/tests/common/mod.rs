@@ -334,3 +334,214 @@ pub async fn accepted_token(server: &TestServer, id: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Who an operator-API request claims to be.
+pub enum Auth<'a> {
+    /// No `Authorization` header.
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer(&'a str),
+}
+
+impl TestServer {
+    /// An API request with a raw body (sent as `application/json`, whatever it holds) and the
+    /// given credentials; returns status and JSON body (Null when empty). A non-JSON body is an
+    /// error: every answer of the operator API is JSON.
+    pub async fn api_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        auth: Auth<'_>,
+    ) -> Result<(u16, Value)> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut req = self
+            .http
+            .request(method, self.api_url(path))
+            .timeout(Duration::from_secs(120));
+        if let Auth::Bearer(token) = auth {
+            req = req.bearer_auth(token);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("Content-Type", "application/json")
+                .body(b.to_owned());
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).with_context(|| format!("non-JSON body: {text}"))?
+        };
+        Ok((status, value))
+    }
+
+    /// Polls `GET /api/stations/{id}` until its `connected` flag is `expected`; fails after
+    /// [`WAIT`]. The flag follows the gateway's registry, which a closing socket updates shortly
+    /// after the close, with no event a test could wait on.
+    pub async fn wait_connected(&self, station_id: &str, expected: bool) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut poll = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            poll.tick().await;
+            let (status, station) = self
+                .api("GET", &format!("/api/stations/{station_id}"), None)
+                .await?;
+            if status == 200 && station["connected"] == json!(expected) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("station {station_id} still not connected={expected}: {status} {station}");
+            }
+        }
+    }
+
+    /// Sends `POST /api/stations/{id}/commands/{command}` from a task of its own, so the test can
+    /// play the station while the operator waits for the answer.
+    pub fn command(
+        &self,
+        station_id: &str,
+        command: &str,
+        body: Option<Value>,
+    ) -> tokio::task::JoinHandle<Result<(u16, Value)>> {
+        let http = self.http.clone();
+        let url = self.api_url(&format!("/api/stations/{station_id}/commands/{command}"));
+        let token = self.token.clone();
+        tokio::spawn(async move {
+            let mut req = http
+                .post(url)
+                .bearer_auth(token)
+                .timeout(Duration::from_secs(120));
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let resp = req.send().await?;
+            let status = resp.status().as_u16();
+            let text = resp.text().await?;
+            let value = if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).with_context(|| format!("non-JSON body: {text}"))?
+            };
+            Ok((status, value))
+        })
+    }
+}
+
+/// Awaits a task started by [`TestServer::command`], bounded by [`WAIT`].
+pub async fn answer(task: tokio::task::JoinHandle<Result<(u16, Value)>>) -> Result<(u16, Value)> {
+    tokio::time::timeout(WAIT, task)
+        .await
+        .map_err(|_| anyhow!("no API answer within {WAIT:?}"))??
+}
+
+impl Charger {
+    /// Sends a raw binary message.
+    pub async fn send_binary(&mut self, bytes: &[u8]) -> Result<()> {
+        self.ws.send(Message::Binary(bytes.to_vec().into())).await?;
+        Ok(())
+    }
+
+    /// Answers a CSMS CALL with a CALLERROR.
+    pub async fn reply_error(
+        &mut self,
+        unique_id: &str,
+        code: &str,
+        description: &str,
+    ) -> Result<()> {
+        self.send_text(&json!([4, unique_id, code, description, {}]).to_string())
+            .await
+    }
+
+    /// Closes the websocket with a normal close frame.
+    pub async fn close(&mut self) -> Result<()> {
+        self.ws.close(None).await?;
+        Ok(())
+    }
+}
+
+/// A websocket handshake made by hand, for answers a websocket client refuses to accept (a 101
+/// without a subprotocol although one was offered, which RFC 6455 §4.1 tells clients to fail).
+pub struct RawHandshake {
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// Answer headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The websocket, when the status is 101.
+    pub ws: Option<WebSocketStream<TcpStream>>,
+}
+
+impl RawHandshake {
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Opens `ws://{addr}{path}` offering `subprotocols`, without judging the server's answer.
+pub async fn raw_handshake(
+    addr: std::net::SocketAddr,
+    path: &str,
+    subprotocols: &[&str],
+) -> Result<RawHandshake> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await?;
+    let mut request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    );
+    if !subprotocols.is_empty() {
+        request.push_str(&format!(
+            "Sec-WebSocket-Protocol: {}\r\n",
+            subprotocols.join(", ")
+        ));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    // Byte by byte up to the blank line, so no websocket frame after the head is consumed.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        let n = tokio::time::timeout(WAIT, stream.read(&mut byte))
+            .await
+            .map_err(|_| anyhow!("no handshake answer within {WAIT:?}"))??;
+        if n == 0 {
+            bail!("connection closed during the handshake");
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head)?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("bad status line in {head:?}"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let ws = if status == 101 {
+        Some(
+            WebSocketStream::from_raw_socket(
+                stream,
+                tokio_tungstenite::tungstenite::protocol::Role::Client,
+                None,
+            )
+            .await,
+        )
+    } else {
+        None
+    };
+    Ok(RawHandshake {
+        status,
+        headers,
+        ws,
+    })
+}
