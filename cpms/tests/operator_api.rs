@@ -93,6 +93,25 @@ async fn every_api_route_refuses_a_missing_or_wrong_bearer_token() {
     assert_eq!(health.status(), 200);
     let body: Value = health.json().await.unwrap();
     assert_eq!(body["status"], "ok");
+
+    // A 401 names the scheme (RFC 6750 §3); the scheme name is case-insensitive.
+    let refused = server
+        .http
+        .get(server.api_url("/api/stations"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let challenge = refused.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.starts_with("Bearer"), "{challenge}");
+    let lower = server
+        .http
+        .get(server.api_url("/api/stations"))
+        .header("Authorization", format!("bearer {}", server.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower.status(), 200);
     server.stop().await;
 }
 
@@ -152,6 +171,20 @@ async fn id_tokens_are_created_read_replaced_listed_and_deleted() {
             .await
             .unwrap();
         assert_error(&mismatch, 400, "bad_request", db.label);
+        // PUT of a token that does not exist yet creates it.
+        let (status, _) = server
+            .api(
+                "PUT",
+                "/api/id-tokens/TAG-NEW",
+                Some(json!({"id_token": "TAG-NEW", "status": "Accepted"})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 201, "{}", db.label);
+        server
+            .api("DELETE", "/api/id-tokens/TAG-NEW", None)
+            .await
+            .unwrap();
 
         for id in ["TAG-2", "TAG-3"] {
             accepted_token(&server, id).await.unwrap();

@@ -41,13 +41,19 @@ pub async fn put(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<IdTokenRecord>,
-) -> Result<Json<IdTokenRecord>, ApiError> {
+) -> Result<(StatusCode, Json<IdTokenRecord>), ApiError> {
     if body.id_token != id {
         return Err(ApiError::bad_request(
             "id_token in the body differs from the path",
         ));
     }
-    Ok(Json(state.core.put_id_token(body).await?))
+    let (record, created) = state.core.put_id_token(body).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(record)))
 }
 
 pub async fn delete(

@@ -77,11 +77,41 @@ async fn require_bearer(State(state): State<ApiState>, request: Request, next: N
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match token.map(|t| state.keys.verify(t.trim())) {
-        Some(Ok(_)) => next.run(request).await,
-        Some(Err(_)) => ApiError::unauthorized("invalid or expired bearer token").into_response(),
-        None => ApiError::unauthorized("missing bearer token").into_response(),
+        .and_then(bearer_token);
+    let refusal = match token.map(|t| state.keys.verify(t)) {
+        Some(Ok(_)) => return next.run(request).await,
+        Some(Err(_)) => "invalid or expired bearer token",
+        None => "missing bearer token",
+    };
+    // RFC 6750 §3: a 401 names the scheme the client should use.
+    let mut response = ApiError::unauthorized(refusal).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer realm=\"cpms\""),
+    );
+    response
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme name is case-insensitive
+/// (RFC 9110 §11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
     }
 }
 

@@ -147,8 +147,11 @@ impl Core {
         Ok(record)
     }
 
-    /// Creates or replaces a token.
-    pub async fn put_id_token(&self, record: IdTokenRecord) -> Result<IdTokenRecord, CoreError> {
+    /// Creates or replaces a token; says whether it was created.
+    pub async fn put_id_token(
+        &self,
+        record: IdTokenRecord,
+    ) -> Result<(IdTokenRecord, bool), CoreError> {
         validate(&record)?;
         let now = self.now();
         match id_token::Entity::find_by_id(record.id_token.as_str())
@@ -162,9 +165,9 @@ impl Core {
                 row.group_id_token = Set(record.group_id_token.clone());
                 row.updated_at = Set(now);
                 row.update(&self.db).await?;
-                Ok(record)
+                Ok((record, false))
             }
-            None => self.create_id_token(record).await,
+            None => Ok((self.create_id_token(record).await?, true)),
         }
     }
 

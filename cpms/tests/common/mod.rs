@@ -25,6 +25,32 @@ pub struct TestDb {
     pub url: String,
     pub label: &'static str,
     _dir: Option<tempfile::TempDir>,
+    /// For PostgreSQL: the server URL to connect to and the database to drop afterwards.
+    cleanup: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    /// Drops a test's PostgreSQL database so they do not pile up on the server. Drop cannot await,
+    /// so this runs on a thread with its own runtime; a failure only leaves the database behind.
+    fn drop(&mut self) {
+        let Some((base, name)) = self.cleanup.take() else {
+            return;
+        };
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let admin = Database::connect(&base).await.ok()?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
 }
 
 /// The databases every storage test runs on: SQLite always; PostgreSQL when
@@ -48,6 +74,7 @@ pub fn sqlite() -> TestDb {
         url,
         label: "sqlite",
         _dir: Some(dir),
+        cleanup: None,
     }
 }
 
@@ -68,6 +95,7 @@ async fn postgres(base: &str) -> Result<TestDb> {
         url: format!("{server}/{name}{query}"),
         label: "postgres",
         _dir: None,
+        cleanup: Some((base.to_owned(), name)),
     })
 }
 
