@@ -161,13 +161,13 @@ async fn a_message_above_the_size_limit_closes_the_connection_and_the_station_ca
 
     let big = json!([2, "big1", "DataTransfer", {"vendorId": "V", "data": "x".repeat(2048)}]);
     cp.send_text(&big.to_string()).await.unwrap();
-    // Closed, with or without a close frame (1009 would be polite); never an answer.
+    // Closed with 1009 (message too big, RFC 6455 §7.4.1); never an answer.
     let next = tokio::time::timeout(WAIT, cp.ws.next())
         .await
         .expect("the connection is neither answered nor closed");
     match next {
-        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => {}
-        Some(Ok(other)) => panic!("expected the connection to close, got {other:?}"),
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1009),
+        other => panic!("expected a close frame with code 1009, got {other:?}"),
     }
 
     let mut cp = booted(&server, "CP-BIG").await;

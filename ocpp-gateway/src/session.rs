@@ -102,6 +102,11 @@ pub(crate) async fn run(
                     None | Some(Ok(Message::Close(_))) => break Ending::Gone,
                     Some(Err(e)) => {
                         tracing::info!(station = %ctx.station_id, error = %e, "websocket error");
+                        // tungstenite refuses a message over the size limit with a capacity
+                        // error; RFC 6455 §7.4.1 has a close code for exactly that (1009).
+                        if e.to_string().contains("Space limit exceeded") {
+                            break Ending::Close(1009, "message too big");
+                        }
                         break Ending::Gone;
                     }
                     Some(Ok(Message::Text(text))) => text,
