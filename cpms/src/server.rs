@@ -124,10 +124,28 @@ impl Server {
     }
 }
 
+/// Pending connections the kernel queues for us. tokio's default (128) overflows when a fleet
+/// reconnects at once after a restart: the surplus SYNs are dropped and each station retries a
+/// second later. The kernel caps it at net.core.somaxconn.
+const LISTEN_BACKLOG: u32 = 4096;
+
 async fn bind(addr: &str) -> Result<TcpListener, ServerError> {
-    TcpListener::bind(addr)
+    let error = |e| ServerError::Io(format!("cannot listen on {addr}"), e);
+    let socket_addr = tokio::net::lookup_host(addr)
         .await
-        .map_err(|e| ServerError::Io(format!("cannot listen on {addr}"), e))
+        .map_err(error)?
+        .next()
+        .ok_or_else(|| error(std::io::Error::other("address resolves to nothing")))?;
+    let socket = if socket_addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(error)?;
+    // Restart without waiting for TIME_WAIT sockets of the previous run to expire.
+    socket.set_reuseaddr(true).map_err(error)?;
+    socket.bind(socket_addr).map_err(error)?;
+    socket.listen(LISTEN_BACKLOG).map_err(error)
 }
 
 fn local_addr(listener: &TcpListener) -> Result<SocketAddr, ServerError> {
