@@ -1,7 +1,7 @@
 //! Settings: defaults for a quick start, an optional TOML file, and environment overrides
 //! (`CPMS__SECTION__KEY`, e.g. `CPMS__OCPP__LISTEN`). The names are a contract with operators.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -52,6 +52,34 @@ pub struct OcppSettings {
     pub ping_interval: u64,
     /// Largest accepted websocket message in bytes.
     pub max_message_size: usize,
+    /// The `wss://` listener (security profiles 2 and 3).
+    pub tls: TlsSettings,
+}
+
+/// `[ocpp.tls]` settings: the TLS listener runs only when both `cert_file` and `key_file` are set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct TlsSettings {
+    /// Listen address of the TLS websocket listener.
+    pub listen: String,
+    /// PEM server certificate chain, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the server certificate.
+    pub key_file: Option<PathBuf>,
+    /// PEM CA bundle client certificates must chain to (profile 3); when unset, client
+    /// certificates are not requested.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings {
+            listen: "0.0.0.0:9443".into(),
+            cert_file: None,
+            key_file: None,
+            client_ca_file: None,
+        }
+    }
 }
 
 impl Default for OcppSettings {
@@ -64,6 +92,7 @@ impl Default for OcppSettings {
             response_timeout: 30,
             ping_interval: 30,
             max_message_size: 256 * 1024,
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -133,6 +162,14 @@ pub struct LogSettings {
 impl Settings {
     /// Defaults, then the TOML file if given, then `CPMS__...` environment variables.
     pub fn load(file: Option<&Path>) -> Result<Settings, config::ConfigError> {
+        Self::load_with_env(file, None)
+    }
+
+    /// [`Settings::load`] with the environment taken from `env` instead of the process (tests).
+    fn load_with_env(
+        file: Option<&Path>,
+        env: Option<config::Map<String, String>>,
+    ) -> Result<Settings, config::ConfigError> {
         let mut builder = config::Config::builder();
         if let Some(path) = file {
             builder = builder.add_source(config::File::from(path).required(true));
@@ -142,7 +179,8 @@ impl Settings {
                 config::Environment::with_prefix("CPMS")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .source(env),
             )
             .build()?
             .try_deserialize()
@@ -161,6 +199,30 @@ mod tests {
         assert_eq!(s.http.listen, "0.0.0.0:8080");
         assert_eq!(s.database.url, "sqlite://cpms.db");
         assert_eq!(s.ocpp.unknown_stations, UnknownStations::Accept);
+        assert_eq!(s.ocpp.tls.listen, "0.0.0.0:9443");
+        assert_eq!(s.ocpp.tls.cert_file, None);
+    }
+
+    #[test]
+    fn tls_settings_load_from_the_environment_names_operators_use() {
+        let env = [
+            ("CPMS__OCPP__TLS__LISTEN", "127.0.0.1:19443"),
+            ("CPMS__OCPP__TLS__CERT_FILE", "/tls/cert.pem"),
+            ("CPMS__OCPP__TLS__KEY_FILE", "/tls/key.pem"),
+            ("CPMS__OCPP__TLS__CLIENT_CA_FILE", "/tls/ca.pem"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let s = Settings::load_with_env(None, Some(env)).unwrap();
+        assert_eq!(s.ocpp.tls.listen, "127.0.0.1:19443");
+        assert_eq!(s.ocpp.tls.cert_file, Some(PathBuf::from("/tls/cert.pem")));
+        assert_eq!(s.ocpp.tls.key_file, Some(PathBuf::from("/tls/key.pem")));
+        assert_eq!(
+            s.ocpp.tls.client_ca_file,
+            Some(PathBuf::from("/tls/ca.pem"))
+        );
+        assert_eq!(s.ocpp.listen, "0.0.0.0:9000");
     }
 
     #[test]
@@ -168,13 +230,18 @@ mod tests {
         let mut file = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
         writeln!(
             file,
-            "[ocpp]\nlisten = \"127.0.0.1:1\"\nunknown_stations = \"reject\"\n[log]\nformat = \"json\""
+            "[ocpp]\nlisten = \"127.0.0.1:1\"\nunknown_stations = \"reject\"\n[ocpp.tls]\ncert_file = \"/etc/cpms/tls.pem\"\n[log]\nformat = \"json\""
         )
         .unwrap();
         let s = Settings::load(Some(file.path())).unwrap();
         assert_eq!(s.ocpp.listen, "127.0.0.1:1");
         assert_eq!(s.ocpp.unknown_stations, UnknownStations::Reject);
         assert_eq!(s.log.format, LogFormat::Json);
+        assert_eq!(
+            s.ocpp.tls.cert_file,
+            Some(PathBuf::from("/etc/cpms/tls.pem"))
+        );
+        assert_eq!(s.ocpp.tls.listen, "0.0.0.0:9443");
         assert_eq!(s.http.listen, "0.0.0.0:8080");
     }
 }

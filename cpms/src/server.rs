@@ -1,16 +1,18 @@
-//! Wiring: database, core, gateway, operator API and the two listeners, with graceful shutdown.
+//! Wiring: database, core, gateway, operator API and the listeners (OCPP `ws://`, OCPP `wss://`
+//! when configured, HTTP), with graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ocpp_gateway::tls::{self, Peer, TlsFiles, TlsListener};
 use ocpp_gateway::{Gateway, GatewayConfig};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiState};
-use crate::config::{Settings, UnknownStations};
+use crate::config::{Settings, TlsSettings, UnknownStations};
 use crate::core::{Core, CorePolicy, SystemClock};
 use crate::events::EventBus;
 use crate::{db, secrets};
@@ -24,12 +26,17 @@ pub enum ServerError {
     /// A listener could not bind or failed.
     #[error("{0}: {1}")]
     Io(String, std::io::Error),
+    /// The TLS listener's settings or files are unusable.
+    #[error("ocpp.tls: {0}")]
+    Tls(String),
 }
 
 /// A running CPMS.
 pub struct Server {
     /// Where the OCPP websocket listener listens.
     pub ocpp_addr: SocketAddr,
+    /// Where the OCPP TLS websocket listener listens, when it is configured.
+    pub ocpp_tls_addr: Option<SocketAddr>,
     /// Where the HTTP listener listens.
     pub http_addr: SocketAddr,
     /// The core, for in-process use (tests, tools).
@@ -39,8 +46,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the database, applies migrations, binds both listeners and starts serving.
+    /// Opens the database, applies migrations, binds the listeners and starts serving.
     pub async fn start(settings: &Settings) -> Result<Server, ServerError> {
+        // Read the TLS files before anything else: a broken certificate should stop the start-up,
+        // not leave a CPMS that silently serves only ws://.
+        let tls_config = tls_files(&settings.ocpp.tls)?
+            .map(|files| tls::server_config(&files))
+            .transpose()
+            .map_err(|e| ServerError::Tls(e.to_string()))?;
         let db = db::connect(&settings.database.url, settings.database.max_connections).await?;
         let secret = secrets::jwt_secret(&db, settings.api.jwt_secret.as_deref()).await?;
         if settings.ocpp.unknown_stations == UnknownStations::Accept {
@@ -71,6 +84,18 @@ impl Server {
         let ocpp_addr = local_addr(&ocpp_listener)?;
         let http_addr = local_addr(&http_listener)?;
         tracing::info!(%ocpp_addr, "OCPP websocket listener on ws://{ocpp_addr}/ocpp/{{station_id}}");
+        let tls_listener = match tls_config {
+            Some(config) => {
+                let tcp = bind(&settings.ocpp.tls.listen).await?;
+                let addr = local_addr(&tcp)?;
+                let listener = TlsListener::new(tcp, config)
+                    .map_err(|e| ServerError::Io("OCPP TLS listener".into(), e))?;
+                tracing::info!(ocpp_tls_addr = %addr, client_certificates = settings.ocpp.tls.client_ca_file.is_some(), "OCPP TLS websocket listener on wss://{addr}/ocpp/{{station_id}}");
+                Some((listener, addr))
+            }
+            None => None,
+        };
+        let ocpp_tls_addr = tls_listener.as_ref().map(|(_, addr)| *addr);
         tracing::info!(%http_addr, "HTTP listener (operator API /api, /health)");
 
         let api = api::router(ApiState {
@@ -81,19 +106,41 @@ impl Server {
         let ocpp_app = gateway.router();
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
-            let ocpp = axum::serve(ocpp_listener, ocpp_app)
-                .with_graceful_shutdown(token.clone().cancelled_owned());
+            // Both OCPP listeners hand the handshake a `Peer`: whether the connection is TLS and
+            // which client certificate it proved, for the per-station security profile check.
+            let ocpp = axum::serve(
+                ocpp_listener,
+                ocpp_app
+                    .clone()
+                    .into_make_service_with_connect_info::<Peer>(),
+            )
+            .with_graceful_shutdown(token.clone().cancelled_owned());
+            let ocpp_tls = async {
+                match tls_listener {
+                    Some((listener, _)) => {
+                        axum::serve(
+                            listener,
+                            ocpp_app.into_make_service_with_connect_info::<Peer>(),
+                        )
+                        .with_graceful_shutdown(token.clone().cancelled_owned())
+                        .await
+                    }
+                    None => Ok(()),
+                }
+            };
             let http = axum::serve(http_listener, api)
                 .with_graceful_shutdown(token.clone().cancelled_owned());
-            let (a, b) = tokio::join!(ocpp, http);
+            let (a, t, b) = tokio::join!(ocpp, ocpp_tls, http);
             // Upgraded websockets outlive the HTTP server; wait until each has sent its close frame.
             gateway.closed().await;
             a.map_err(|e| ServerError::Io("ocpp listener".into(), e))?;
+            t.map_err(|e| ServerError::Io("ocpp tls listener".into(), e))?;
             b.map_err(|e| ServerError::Io("http listener".into(), e))?;
             Ok(())
         });
         Ok(Server {
             ocpp_addr,
+            ocpp_tls_addr,
             http_addr,
             core,
             shutdown,
@@ -146,6 +193,25 @@ async fn bind(addr: &str) -> Result<TcpListener, ServerError> {
     socket.set_reuseaddr(true).map_err(error)?;
     socket.bind(socket_addr).map_err(error)?;
     socket.listen(LISTEN_BACKLOG).map_err(error)
+}
+
+/// The TLS listener's files, when it is configured. A certificate without its key (or the other
+/// way round), or a client CA without a listener, is a mistake worth refusing to start over.
+fn tls_files(settings: &TlsSettings) -> Result<Option<TlsFiles>, ServerError> {
+    match (&settings.cert_file, &settings.key_file) {
+        (Some(cert_file), Some(key_file)) => Ok(Some(TlsFiles {
+            cert_file: cert_file.clone(),
+            key_file: key_file.clone(),
+            client_ca_file: settings.client_ca_file.clone(),
+        })),
+        (None, None) if settings.client_ca_file.is_none() => Ok(None),
+        (None, None) => Err(ServerError::Tls(
+            "client_ca_file is set but cert_file and key_file are not".into(),
+        )),
+        _ => Err(ServerError::Tls(
+            "cert_file and key_file must be set together".into(),
+        )),
+    }
 }
 
 fn local_addr(listener: &TcpListener) -> Result<SocketAddr, ServerError> {

@@ -10,6 +10,8 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_initial;
+mod m20261124_000002_ocpp201;
+mod m20261124_000003_security_profile;
 
 /// The ordered list of every migration the CPMS schema is built from.
 ///
@@ -21,6 +23,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_initial::Migration)]
+        vec![
+            Box::new(m20261124_000001_initial::Migration),
+            Box::new(m20261124_000002_ocpp201::Migration),
+            Box::new(m20261124_000003_security_profile::Migration),
+        ]
     }
 }

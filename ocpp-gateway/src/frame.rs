@@ -186,7 +186,8 @@ pub enum FrameErrorKind {
     UnknownMessageType,
 }
 
-/// OCPP-J 1.6 CALLERROR codes (§4.2.3).
+/// OCPP-J CALLERROR codes: those of 1.6 (§4.2.3) and those 2.0.1 (§4.3) renamed or added. Which
+/// one a malformed message gets is each version adapter's choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     /// The action is not known.
@@ -209,10 +210,18 @@ pub enum ErrorCode {
     TypeConstraintViolation,
     /// Anything else.
     GenericError,
+    /// 2.0.1: the payload is syntactically wrong (1.6 called it FormationViolation).
+    FormatViolation,
+    /// 2.0.1: a field is missing or occurs too often (1.6 spelt it "Occurence").
+    OccurrenceConstraintViolation,
+    /// 2.0.1: a message type number the receiver does not support.
+    MessageTypeNotSupported,
+    /// 2.0.1: the message is not a valid RPC frame (e.g. its unique id cannot be read).
+    RpcFrameworkError,
 }
 
 impl ErrorCode {
-    /// The code as it goes on the wire (the spec's spelling, including "Occurence").
+    /// The code as it goes on the wire (each spec's spelling: 1.6 "Occurence", 2.0.1 "Occurrence").
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::NotImplemented => "NotImplemented",
@@ -225,6 +234,10 @@ impl ErrorCode {
             ErrorCode::OccurenceConstraintViolation => "OccurenceConstraintViolation",
             ErrorCode::TypeConstraintViolation => "TypeConstraintViolation",
             ErrorCode::GenericError => "GenericError",
+            ErrorCode::FormatViolation => "FormatViolation",
+            ErrorCode::OccurrenceConstraintViolation => "OccurrenceConstraintViolation",
+            ErrorCode::MessageTypeNotSupported => "MessageTypeNotSupported",
+            ErrorCode::RpcFrameworkError => "RpcFrameworkError",
         }
     }
 }

@@ -9,11 +9,14 @@
 //! - [`port`]: what the gateway asks of the core, and the commands the core can send to stations.
 //! - [`Gateway`]: the handshake (path, subprotocol, Basic auth), the registry of live sessions, and
 //!   the way to send a command to a station.
+//! - [`tls`]: the `wss://` listener (security profiles 2 and 3) and what its handshake proved.
 
 pub mod frame;
 pub mod port;
 mod session;
+pub mod tls;
 mod v16;
+mod v201;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -33,6 +36,7 @@ use tokio_util::task::TaskTracker;
 
 use port::{Admission, Command, CommandError, CommandReply, OcppVersion, StationBackend};
 use session::{OutgoingCall, SessionSettings, StationContext};
+use tls::Peer;
 
 /// Gateway settings.
 #[derive(Debug, Clone)]
@@ -78,8 +82,12 @@ struct SessionHandle {
     close: CancellationToken,
 }
 
-/// Subprotocols we speak, in order of preference.
-const SUBPROTOCOLS: &[(&str, OcppVersion)] = &[("ocpp1.6", OcppVersion::V16)];
+/// Subprotocols we speak, in order of preference: a station offering both gets 2.0.1, the richer
+/// protocol (OCPP-J 2.0.1 §3.1.2: the server picks from the client's list).
+const SUBPROTOCOLS: &[(&str, OcppVersion)] = &[
+    ("ocpp2.0.1", OcppVersion::V201),
+    ("ocpp1.6", OcppVersion::V16),
+];
 
 impl Gateway {
     /// A gateway answering with `backend`; cancelling `shutdown` closes every session.
@@ -100,7 +108,10 @@ impl Gateway {
         }
     }
 
-    /// The websocket listener's routes: `GET /ocpp/{station_id}`.
+    /// The websocket listener's routes: `GET /ocpp/{station_id}`. Serve them with
+    /// `into_make_service_with_connect_info::<tls::Peer>()`, over a `TcpListener` (`ws://`) or a
+    /// [`tls::TlsListener`] (`wss://`): the handshake needs to know which it was, and without that
+    /// connect info every handshake fails (HTTP 500), never admits.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/ocpp/{station_id}", get(handshake))
@@ -185,6 +196,12 @@ fn valid_station_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_graphic() && c != '/')
 }
 
+/// OCPP 2.0.1 narrows the identity: at most 48 characters (identifierString[48]) and no ':', which
+/// would break the Basic-auth user:password pair (OCPP 2.0.1 part 2, security profile 1).
+fn valid_v201_station_id(id: &str) -> bool {
+    valid_station_id(id) && id.len() <= 48 && !id.contains(':')
+}
+
 /// Reads HTTP Basic credentials.
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ()> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
@@ -227,16 +244,27 @@ fn unauthorized() -> Response {
         .into_response()
 }
 
-/// The websocket handshake: station id from the path, Basic auth checked before the upgrade (a
-/// refused station never gets a websocket), subprotocol negotiated.
+/// The websocket handshake: station id from the path, Basic auth and the transport (TLS, client
+/// certificate) checked by the backend before the upgrade (a refused station never gets a
+/// websocket), subprotocol negotiated.
 async fn handshake(
     State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     Path(station_id): Path<String>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     if !valid_station_id(&station_id) {
         return (StatusCode::BAD_REQUEST, "invalid station id").into_response();
+    }
+    if matches!(pick_subprotocol(&headers), Some((_, OcppVersion::V201)))
+        && !valid_v201_station_id(&station_id)
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            "invalid station id for OCPP 2.0.1 (at most 48 characters, no ':')",
+        )
+            .into_response();
     }
     let password = match basic_credentials(&headers) {
         Ok(Some((user, password))) if user == station_id => Some(password),
@@ -248,8 +276,18 @@ async fn handshake(
         Err(()) => return unauthorized(),
     };
     let backend = gateway.inner.backend.clone();
-    if backend.admit(&station_id, password.as_deref()).await == Admission::Refuse {
-        tracing::warn!(station = %station_id, "connection refused");
+    if backend
+        .admit(&station_id, password.as_deref(), &peer.security)
+        .await
+        == Admission::Refuse
+    {
+        tracing::warn!(
+            station = %station_id,
+            peer = %peer.addr,
+            tls = peer.security.tls,
+            client_cert_cn = ?peer.security.client_cert_cn,
+            "connection refused"
+        );
         return unauthorized();
     }
     let config = &gateway.inner.config;
@@ -263,7 +301,7 @@ async fn handshake(
             let _ = socket
                 .send(Message::Close(Some(CloseFrame {
                     code: 1002,
-                    reason: "no supported OCPP subprotocol (ocpp1.6)".into(),
+                    reason: "no supported OCPP subprotocol (ocpp2.0.1, ocpp1.6)".into(),
                 })))
                 .await;
         });
@@ -333,6 +371,14 @@ mod tests {
             HeaderValue::from_static("ocpp1.5"),
         );
         assert_eq!(pick_subprotocol(&headers), None);
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("ocpp1.6, ocpp2.0.1"),
+        );
+        assert_eq!(
+            pick_subprotocol(&headers),
+            Some(("ocpp2.0.1", OcppVersion::V201))
+        );
     }
 
     #[test]
@@ -357,5 +403,9 @@ mod tests {
         assert!(!valid_station_id(""));
         assert!(!valid_station_id("has space"));
         assert!(!valid_station_id(&"x".repeat(65)));
+        assert!(valid_station_id("CP:1"));
+        assert!(!valid_v201_station_id("CP:1"));
+        assert!(valid_v201_station_id(&"x".repeat(48)));
+        assert!(!valid_v201_station_id(&"x".repeat(49)));
     }
 }

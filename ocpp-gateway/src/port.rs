@@ -16,6 +16,9 @@ pub enum OcppVersion {
     /// OCPP 1.6J, websocket subprotocol `ocpp1.6`.
     #[serde(rename = "ocpp1.6")]
     V16,
+    /// OCPP 2.0.1, websocket subprotocol `ocpp2.0.1`.
+    #[serde(rename = "ocpp2.0.1")]
+    V201,
 }
 
 impl OcppVersion {
@@ -23,6 +26,7 @@ impl OcppVersion {
     pub fn subprotocol(self) -> &'static str {
         match self {
             OcppVersion::V16 => "ocpp1.6",
+            OcppVersion::V201 => "ocpp2.0.1",
         }
     }
 }
@@ -34,6 +38,18 @@ pub enum Admission {
     Admit,
     /// Refuse the upgrade with HTTP 401.
     Refuse,
+}
+
+/// What the transport of a connection proves, as the handshake check needs it: the OCPP security
+/// profiles (OCPP 1.6 security whitepaper; OCPP 2.0.1 part 2 A00.FR) differ only in this and in
+/// whether Basic auth is required.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionSecurity {
+    /// The websocket runs over TLS (`wss://`), terminated by the gateway.
+    pub tls: bool,
+    /// Subject CN of the client certificate, present only when the station sent one and it chains
+    /// to the configured CA (the TLS handshake verified it).
+    pub client_cert_cn: Option<String>,
 }
 
 /// Registration status answered to a BootNotification.
@@ -283,6 +299,118 @@ pub struct DataTransferReply {
     pub data: Option<String>,
 }
 
+/// The three kinds of 2.0.1 TransactionEvent (OCPP 2.0.1 E01-E15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TransactionEventKind {
+    /// The first event of a transaction.
+    Started,
+    /// Anything between start and end.
+    Updated,
+    /// The last event of a transaction.
+    Ended,
+}
+
+/// One TransactionEvent as the station sent it. Events may arrive late (after an offline period),
+/// twice, or out of order; `seq_no` orders them and, with the station's transaction id, identifies
+/// each one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionEventReport {
+    /// Started, Updated or Ended.
+    pub kind: TransactionEventKind,
+    /// The station's own transaction id (2.0.1 transactionInfo.transactionId).
+    pub station_transaction_id: String,
+    /// The station's sequence number of this event (0, 1, 2, ... per station).
+    pub seq_no: i64,
+    /// When the event happened at the station.
+    pub timestamp: DateTime<Utc>,
+    /// Why the event was sent (2.0.1 triggerReason), verbatim.
+    pub trigger_reason: String,
+    /// Whether the event happened while the station was offline.
+    pub offline: bool,
+    /// Which EVSE and connector, when sent (required in the first event of a transaction).
+    pub evse: Option<EvseRef>,
+    /// The id token, when sent (only when it changed or was authorised).
+    pub id_token: Option<String>,
+    /// Charging state (`Charging`, `EVConnected`, `SuspendedEV`, ...), when sent.
+    pub charging_state: Option<String>,
+    /// Why the transaction stopped, when sent (normally in Ended).
+    pub stopped_reason: Option<String>,
+    /// The remoteStartId of the RequestStartTransaction that started it, when sent.
+    pub remote_start_id: Option<i32>,
+    /// Reservation the transaction consumes, when sent.
+    pub reservation_id: Option<i32>,
+    /// Meter readings sent with the event.
+    pub readings: Vec<MeterReading>,
+}
+
+/// One variable of a station's device model (2.0.1 NotifyReport reportData, one entry per
+/// attribute).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceVariable {
+    /// Component name, e.g. `OCPPCommCtrlr`.
+    pub component: String,
+    /// Component instance, when the component has several.
+    pub component_instance: Option<String>,
+    /// EVSE (and connector) the component belongs to, when it is per EVSE.
+    pub evse: Option<EvseRef>,
+    /// Variable name, e.g. `HeartbeatInterval`.
+    pub variable: String,
+    /// Variable instance, when the variable has several.
+    pub variable_instance: Option<String>,
+    /// Attribute type: `Actual`, `Target`, `MinSet` or `MaxSet`.
+    pub attribute_type: String,
+    /// The attribute's value, when readable.
+    pub value: Option<String>,
+    /// `ReadOnly`, `WriteOnly` or `ReadWrite`.
+    pub mutability: Option<String>,
+    /// Whether the value survives a reboot.
+    pub persistent: Option<bool>,
+    /// Whether the value never changes.
+    pub constant: Option<bool>,
+    /// Data type (`string`, `decimal`, `integer`, `dateTime`, `boolean`, `OptionList`, ...).
+    pub data_type: Option<String>,
+    /// Unit of the value.
+    pub unit: Option<String>,
+    /// Lower limit of a numeric value, as a decimal string.
+    pub min_limit: Option<String>,
+    /// Upper limit of a numeric value, as a decimal string.
+    pub max_limit: Option<String>,
+    /// Allowed values of a list type, comma separated.
+    pub values_list: Option<String>,
+    /// Whether the variable can be monitored.
+    pub supports_monitoring: Option<bool>,
+}
+
+/// Something a station reports that happened to it: a 2.0.1 NotifyEvent entry or a
+/// SecurityEventNotification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StationEvent {
+    /// `NotifyEvent` or `SecurityEventNotification`.
+    pub source: String,
+    /// The station's event id (NotifyEvent only).
+    pub event_id: Option<i32>,
+    /// The security event type, or the NotifyEvent trigger (`Alerting`, `Delta`, `Periodic`).
+    pub event_type: String,
+    /// When it happened at the station.
+    pub timestamp: DateTime<Utc>,
+    /// Component concerned (NotifyEvent).
+    pub component: Option<String>,
+    /// Variable concerned (NotifyEvent).
+    pub variable: Option<String>,
+    /// The variable's value that caused the event (NotifyEvent).
+    pub actual_value: Option<String>,
+    /// Technical code (NotifyEvent).
+    pub tech_code: Option<String>,
+    /// Technical detail.
+    pub tech_info: Option<String>,
+    /// Whether the event condition has cleared (NotifyEvent).
+    pub cleared: Option<bool>,
+    /// The station's transaction id the event relates to (NotifyEvent).
+    pub station_transaction_id: Option<String>,
+    /// Everything else the station sent about the event, as JSON.
+    pub details: Option<serde_json::Value>,
+}
+
 /// Why the backend could not handle a message. The gateway answers with a CALLERROR
 /// (`InternalError`) and the station retries: nothing was stored.
 #[derive(Debug, thiserror::Error)]
@@ -293,8 +421,14 @@ pub struct BackendError(pub String);
 /// after its effect is stored.
 #[async_trait]
 pub trait StationBackend: Send + Sync + 'static {
-    /// Handshake check: may `station_id` connect, given the Basic-auth password it presented?
-    async fn admit(&self, station_id: &str, password: Option<&str>) -> Admission;
+    /// Handshake check: may `station_id` connect, given the Basic-auth password it presented and
+    /// the transport it came over (TLS or not, and the verified client certificate's subject CN)?
+    async fn admit(
+        &self,
+        station_id: &str,
+        password: Option<&str>,
+        security: &ConnectionSecurity,
+    ) -> Admission;
     /// A websocket for `station_id` is open and speaks `version`.
     async fn connected(&self, station_id: &str, version: OcppVersion);
     /// The websocket of `station_id` closed, and no newer connection replaced it.
@@ -338,6 +472,25 @@ pub trait StationBackend: Send + Sync + 'static {
     async fn firmware_status(&self, station_id: &str, status: &str) -> Result<(), BackendError>;
     /// DiagnosticsStatusNotification (1.6) / LogStatusNotification (2.0.1).
     async fn diagnostics_status(&self, station_id: &str, status: &str) -> Result<(), BackendError>;
+    /// 2.0.1 TransactionEvent; stored once per (station, transaction id, seqNo), so a replayed
+    /// event is answered without effect. Returns the verdict when the event carried an id token.
+    async fn transaction_event(
+        &self,
+        station_id: &str,
+        event: TransactionEventReport,
+    ) -> Result<Option<TokenVerdict>, BackendError>;
+    /// 2.0.1 NotifyReport: part of the station's device model (upserted per variable attribute).
+    async fn device_report(
+        &self,
+        station_id: &str,
+        variables: Vec<DeviceVariable>,
+    ) -> Result<(), BackendError>;
+    /// 2.0.1 NotifyEvent and SecurityEventNotification.
+    async fn station_events(
+        &self,
+        station_id: &str,
+        events: Vec<StationEvent>,
+    ) -> Result<(), BackendError>;
 }
 
 /// A CSMS-initiated request to a station, as the operator asks for it. The version adapter turns it
@@ -351,11 +504,18 @@ pub enum Command {
         evse: Option<EvseRef>,
         /// Token to start for.
         id_token: String,
+        /// The id the station will echo in the transaction it starts (2.0.1 remoteStartId;
+        /// 1.6 has none). Chosen by the caller, so the core can find the transaction later.
+        #[serde(default)]
+        remote_start_id: Option<i32>,
     },
-    /// Stop the transaction with this station transaction id.
+    /// Stop a transaction.
     RemoteStop {
-        /// Transaction to stop.
+        /// The CPMS transaction id (what 1.6 stations know).
         transaction_id: i64,
+        /// The station's own transaction id (what 2.0.1 stations know), filled in by the core.
+        #[serde(default)]
+        station_transaction_id: Option<String>,
     },
     /// Reboot the station.
     Reset {
@@ -395,6 +555,69 @@ pub enum Command {
     },
     /// Clear the station's authorization cache.
     ClearCache,
+    /// Read device-model variables (2.0.1 GetVariables).
+    GetVariables {
+        /// Which variables.
+        variables: Vec<VariableRef>,
+    },
+    /// Write device-model variables (2.0.1 SetVariables).
+    SetVariables {
+        /// Which variables, with their new values.
+        variables: Vec<VariableSetting>,
+    },
+    /// Ask for a report of the device model, sent back in NotifyReport messages (2.0.1
+    /// GetBaseReport).
+    GetBaseReport {
+        /// Id the station repeats in its NotifyReport messages.
+        request_id: i32,
+        /// `ConfigurationInventory`, `FullInventory` or `SummaryInventory`.
+        report_base: String,
+    },
+}
+
+/// Names one attribute of one variable of a station's device model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariableRef {
+    /// Component name.
+    pub component: String,
+    /// Component instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component_instance: Option<String>,
+    /// EVSE of the component, when it is per EVSE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evse: Option<EvseRef>,
+    /// Variable name.
+    pub variable: String,
+    /// Variable instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variable_instance: Option<String>,
+    /// `Actual` (the default), `Target`, `MinSet` or `MaxSet`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute_type: Option<String>,
+}
+
+/// A variable attribute and the value to set it to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariableSetting {
+    /// Which attribute.
+    #[serde(flatten)]
+    pub variable: VariableRef,
+    /// New value.
+    pub value: String,
+}
+
+/// A station's answer on one variable attribute of GetVariables or SetVariables.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariableResult {
+    /// Which attribute.
+    #[serde(flatten)]
+    pub variable: VariableRef,
+    /// `Accepted`, `Rejected`, `UnknownComponent`, `UnknownVariable`, `NotSupportedAttributeType`
+    /// or `RebootRequired`, verbatim.
+    pub attribute_status: String,
+    /// The value read (GetVariables only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// Kind of reset.
@@ -410,6 +633,16 @@ pub enum ResetKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CommandReply {
+    /// The answer to a remote start on a station that takes a remoteStartId (2.0.1).
+    RemoteStart {
+        /// The status, verbatim.
+        status: String,
+        /// The remoteStartId sent, which the started transaction will carry.
+        remote_start_id: i32,
+        /// The station's transaction id, when a transaction was already running.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        station_transaction_id: Option<String>,
+    },
     /// The status the station answered (`Accepted`, `Rejected`, `Scheduled`, ...), as it sent it.
     Status {
         /// The status, verbatim.
@@ -421,6 +654,11 @@ pub enum CommandReply {
         configuration_key: Vec<ConfigurationEntry>,
         /// Requested keys the station does not know.
         unknown_key: Vec<String>,
+    },
+    /// The answer to GetVariables or SetVariables: one result per attribute asked for.
+    Variables {
+        /// The results, in the order the station sent them.
+        results: Vec<VariableResult>,
     },
 }
 

@@ -15,9 +15,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::frame::{ErrorCode, Frame, UNKNOWN_UNIQUE_ID};
+use crate::frame::{ErrorCode, Frame, FrameErrorKind, UNKNOWN_UNIQUE_ID};
 use crate::port::{Command, CommandError, CommandReply, OcppVersion, StationBackend};
-use crate::v16;
+use crate::{v16, v201};
 
 /// Who the session talks for: the station id and the backend that answers its questions.
 pub(crate) struct StationContext {
@@ -35,6 +35,8 @@ pub(crate) struct OutgoingCall {
 struct Pending {
     unique_id: String,
     action: &'static str,
+    /// The command sent, for answers that repeat part of it (2.0.1 remoteStartId).
+    command: Command,
     reply: oneshot::Sender<Result<CommandReply, CommandError>>,
     deadline: Instant,
 }
@@ -112,10 +114,11 @@ pub(crate) async fn run(
                     Some(Ok(Message::Text(text))) => text,
                     Some(Ok(Message::Binary(_))) => {
                         last_activity = Instant::now();
-                        // OCPP-J §3: messages are JSON in text frames.
+                        // OCPP-J §3: messages are JSON in text frames; a binary frame is no readable
+                        // message at all, classed like text that is not JSON.
                         let err = Frame::call_error(
                             UNKNOWN_UNIQUE_ID,
-                            ErrorCode::FormationViolation,
+                            frame_error_code(version, FrameErrorKind::NotJson),
                             "OCPP-J messages are sent as websocket text frames",
                         );
                         if send(&mut socket, &err).await.is_err() {
@@ -189,6 +192,7 @@ async fn start_call(
 ) -> Result<Option<Pending>, ()> {
     let encoded = match version {
         OcppVersion::V16 => v16::commands::encode(&call.command),
+        OcppVersion::V201 => v201::commands::encode(&call.command),
     };
     let (action, payload) = match encoded {
         Ok(x) => x,
@@ -210,6 +214,7 @@ async fn start_call(
     Ok(Some(Pending {
         unique_id,
         action,
+        command: call.command,
         reply: call.reply,
         deadline: Instant::now() + timeout,
     }))
@@ -226,9 +231,7 @@ async fn on_text(
         Ok(frame) => frame,
         Err(e) => {
             tracing::warn!(station = %ctx.station_id, detail = %e.detail, "malformed message");
-            let code = match version {
-                OcppVersion::V16 => v16::frame_error_code(e.kind),
-            };
+            let code = frame_error_code(version, e.kind);
             let id = e.unique_id.as_deref().unwrap_or(UNKNOWN_UNIQUE_ID);
             return Some(Frame::call_error(id, code, e.detail));
         }
@@ -241,6 +244,7 @@ async fn on_text(
         } => {
             let result = match version {
                 OcppVersion::V16 => v16::handle_call(ctx, &action, payload).await,
+                OcppVersion::V201 => v201::handle_call(ctx, &action, payload).await,
             };
             Some(match result {
                 Ok(payload) => Frame::CallResult { unique_id, payload },
@@ -257,6 +261,12 @@ async fn on_text(
                         OcppVersion::V16 => {
                             v16::commands::decode_reply(&ctx.station_id, p.action, payload)
                         }
+                        OcppVersion::V201 => v201::commands::decode_reply(
+                            &ctx.station_id,
+                            p.action,
+                            &p.command,
+                            payload,
+                        ),
                     };
                     let _ = p.reply.send(reply);
                 }
@@ -284,6 +294,14 @@ async fn on_text(
             }
             None
         }
+    }
+}
+
+/// Each version names the classes of malformed messages its own way.
+fn frame_error_code(version: OcppVersion, kind: FrameErrorKind) -> ErrorCode {
+    match version {
+        OcppVersion::V16 => v16::frame_error_code(kind),
+        OcppVersion::V201 => v201::frame_error_code(kind),
     }
 }
 

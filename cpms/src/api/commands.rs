@@ -6,7 +6,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use ocpp_gateway::port::{Command, CommandError, CommandReply, EvseRef, ResetKind};
+use ocpp_gateway::port::{
+    Command, CommandError, CommandReply, EvseRef, ResetKind, VariableRef, VariableSetting,
+};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -76,6 +78,121 @@ struct Trigger {
     evse_id: Option<i32>,
 }
 
+#[derive(Deserialize)]
+enum AttributeType {
+    Actual,
+    Target,
+    MinSet,
+    MaxSet,
+}
+
+impl AttributeType {
+    fn as_str(&self) -> &'static str {
+        match self {
+            AttributeType::Actual => "Actual",
+            AttributeType::Target => "Target",
+            AttributeType::MinSet => "MinSet",
+            AttributeType::MaxSet => "MaxSet",
+        }
+    }
+}
+
+/// One variable attribute of a station's device model, as the operator names it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Variable {
+    component: String,
+    #[serde(default)]
+    component_instance: Option<String>,
+    #[serde(default)]
+    evse_id: Option<i32>,
+    #[serde(default)]
+    connector_id: Option<i32>,
+    variable: String,
+    #[serde(default)]
+    variable_instance: Option<String>,
+    #[serde(default)]
+    attribute_type: Option<AttributeType>,
+}
+
+impl Variable {
+    fn into_ref(self) -> Result<VariableRef, ApiError> {
+        if self.evse_id.is_some_and(|e| e < 1) || self.connector_id.is_some_and(|c| c < 1) {
+            return Err(ApiError::bad_request(
+                "evse_id and connector_id of a component start at 1",
+            ));
+        }
+        if self.connector_id.is_some() && self.evse_id.is_none() {
+            return Err(ApiError::bad_request("connector_id needs an evse_id"));
+        }
+        Ok(VariableRef {
+            component: self.component,
+            component_instance: self.component_instance,
+            evse: self.evse_id.map(|evse_id| EvseRef {
+                evse_id,
+                connector_id: self.connector_id.unwrap_or(0),
+            }),
+            variable: self.variable,
+            variable_instance: self.variable_instance,
+            attribute_type: self.attribute_type.map(|a| a.as_str().to_owned()),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetVariables {
+    variables: Vec<Variable>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetVariables {
+    /// Each a [`Variable`] with a string `value`.
+    variables: Vec<serde_json::Value>,
+}
+
+/// One entry of `set-variables`: the `value` taken out, the rest read as a [`Variable`] (serde's
+/// `flatten` cannot be combined with `deny_unknown_fields`).
+fn variable_setting(mut item: serde_json::Value) -> Result<VariableSetting, ApiError> {
+    let value = item
+        .as_object_mut()
+        .and_then(|o| o.remove("value"))
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .ok_or_else(|| ApiError::bad_request("each variable needs a string value"))?;
+    let variable: Variable = serde_json::from_value(item)
+        .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?;
+    Ok(VariableSetting {
+        variable: variable.into_ref()?,
+        value,
+    })
+}
+
+// The variants are the OCPP 2.0.1 ReportBaseEnumType values, which all end in "Inventory".
+#[allow(clippy::enum_variant_names)]
+#[derive(Deserialize)]
+enum ReportBase {
+    ConfigurationInventory,
+    FullInventory,
+    SummaryInventory,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetBaseReport {
+    report_base: ReportBase,
+    #[serde(default)]
+    request_id: Option<i32>,
+}
+
+/// A fresh positive id for requests whose answers come back later (remoteStartId, requestId);
+/// random, so ids from before a restart are not reused.
+fn request_id() -> i32 {
+    i32::try_from(rand::random::<u32>() >> 1)
+        .unwrap_or(i32::MAX)
+        .max(1)
+}
+
 /// The EVSE reference for an operator-given EVSE id (connector 1 of it, or the station for 0).
 fn evse(evse_id: i32) -> Result<EvseRef, ApiError> {
     if evse_id < 0 {
@@ -105,10 +222,13 @@ fn parse(name: &str, bytes: &Bytes) -> Result<Command, ApiError> {
             Command::RemoteStart {
                 evse: b.evse_id.map(evse).transpose()?,
                 id_token: b.id_token,
+                remote_start_id: Some(request_id()),
             }
         }
         "remote-stop" => Command::RemoteStop {
             transaction_id: body::<RemoteStop>(bytes)?.transaction_id,
+            // Filled in from the stored transaction by `send`.
+            station_transaction_id: None,
         },
         "reset" => Command::Reset {
             kind: body::<Reset>(bytes)?.kind,
@@ -141,6 +261,44 @@ fn parse(name: &str, bytes: &Bytes) -> Result<Command, ApiError> {
             }
         }
         "clear-cache" => Command::ClearCache,
+        "get-variables" => {
+            let b: GetVariables = body(bytes)?;
+            if b.variables.is_empty() {
+                return Err(ApiError::bad_request("variables must not be empty"));
+            }
+            Command::GetVariables {
+                variables: b
+                    .variables
+                    .into_iter()
+                    .map(Variable::into_ref)
+                    .collect::<Result<_, _>>()?,
+            }
+        }
+        "set-variables" => {
+            let b: SetVariables = body(bytes)?;
+            if b.variables.is_empty() {
+                return Err(ApiError::bad_request("variables must not be empty"));
+            }
+            Command::SetVariables {
+                variables: b
+                    .variables
+                    .into_iter()
+                    .map(variable_setting)
+                    .collect::<Result<_, ApiError>>()?,
+            }
+        }
+        "get-base-report" => {
+            let b: GetBaseReport = body(bytes)?;
+            Command::GetBaseReport {
+                request_id: b.request_id.unwrap_or_else(request_id),
+                report_base: match b.report_base {
+                    ReportBase::ConfigurationInventory => "ConfigurationInventory",
+                    ReportBase::FullInventory => "FullInventory",
+                    ReportBase::SummaryInventory => "SummaryInventory",
+                }
+                .to_owned(),
+            }
+        }
         other => return Err(ApiError::not_found(format!("no command {other}"))),
     })
 }
@@ -150,8 +308,17 @@ pub async fn send(
     Path((station_id, name)): Path<(String, String)>,
     bytes: Bytes,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = parse(&name, &bytes)?;
+    let mut command = parse(&name, &bytes)?;
     state.core.station(&station_id).await?;
+    // A 2.0.1 station knows its transactions by its own ids; the gateway holds no business
+    // state, so the core resolves ours into the station's here.
+    if let Command::RemoteStop {
+        transaction_id,
+        station_transaction_id,
+    } = &mut command
+    {
+        *station_transaction_id = state.core.station_transaction_id(*transaction_id).await?;
+    }
     state
         .gateway
         .call(&station_id, command)
@@ -185,16 +352,46 @@ mod tests {
     #[test]
     fn commands_parse_from_route_and_body() {
         let b = |s: &'static str| Bytes::from_static(s.as_bytes());
-        assert_eq!(
-            parse("remote-start", &b(r#"{"id_token":"T","evse_id":2}"#)).unwrap(),
+        match parse("remote-start", &b(r#"{"id_token":"T","evse_id":2}"#)).unwrap() {
             Command::RemoteStart {
-                evse: Some(EvseRef {
-                    evse_id: 2,
-                    connector_id: 1
-                }),
-                id_token: "T".into()
+                evse,
+                id_token,
+                remote_start_id,
+            } => {
+                assert_eq!(
+                    evse,
+                    Some(EvseRef {
+                        evse_id: 2,
+                        connector_id: 1
+                    })
+                );
+                assert_eq!(id_token, "T");
+                assert!(remote_start_id.is_some_and(|id| id > 0));
             }
-        );
+            other => panic!("{other:?}"),
+        }
+        match parse(
+            "set-variables",
+            &b(r#"{"variables":[{"component":"C","variable":"V","evse_id":1,"value":"x"}]}"#),
+        )
+        .unwrap()
+        {
+            Command::SetVariables { variables } => {
+                assert_eq!(variables[0].value, "x");
+                assert_eq!(variables[0].variable.evse.map(|e| e.evse_id), Some(1));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(
+            "set-variables",
+            &b(r#"{"variables":[{"component":"C","variable":"V"}]}"#)
+        )
+        .is_err());
+        assert!(parse(
+            "get-variables",
+            &b(r#"{"variables":[{"component":"C","variable":"V","attribute_type":"Now"}]}"#)
+        )
+        .is_err());
         assert_eq!(parse("clear-cache", &b("")).unwrap(), Command::ClearCache);
         assert_eq!(
             parse("get-configuration", &b("")).unwrap(),

@@ -4,6 +4,7 @@
 //! Errors are JSON `{"error": code, "message": text}` with the matching HTTP status.
 
 mod commands;
+mod device_model;
 mod id_tokens;
 mod stations;
 mod transactions;
@@ -39,6 +40,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/stations", get(stations::list).post(stations::create))
         .route("/stations/{id}", get(stations::get).patch(stations::update))
         .route("/stations/{id}/connectors", get(stations::connectors))
+        .route("/stations/{id}/variables", get(device_model::variables))
+        .route("/stations/{id}/events", get(device_model::events))
         .route("/stations/{id}/commands/{command}", post(commands::send))
         .route("/transactions", get(transactions::list))
         .route("/transactions/{id}", get(transactions::get))

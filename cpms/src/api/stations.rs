@@ -7,7 +7,7 @@ use ocpp_gateway::port::RegistrationStatus;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiState, JsonBody, List, Page, QueryParams};
-use crate::core::{ConnectorRecord, StationRecord, StationUpdate};
+use crate::core::{ConnectorRecord, SecurityProfile, StationRecord, StationUpdate};
 
 /// A station with its live connection state.
 #[derive(Debug, Serialize)]
@@ -30,6 +30,9 @@ pub struct NewStation {
     password: Option<String>,
     #[serde(default)]
     registration_status: Option<RegistrationStatus>,
+    /// 1, 2 or 3; 1 when absent.
+    #[serde(default)]
+    security_profile: Option<SecurityProfile>,
 }
 
 pub async fn create(
@@ -38,7 +41,12 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<StationView>), ApiError> {
     let station = state
         .core
-        .create_station(&body.id, body.password.as_deref(), body.registration_status)
+        .create_station(
+            &body.id,
+            body.password.as_deref(),
+            body.registration_status,
+            body.security_profile,
+        )
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -6,7 +6,9 @@
 //! operator API reads and writes through the same type.
 
 mod authorization;
+mod device_model;
 mod stations;
+mod transaction_events;
 mod transactions;
 
 use std::sync::Arc;
@@ -14,9 +16,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ocpp_gateway::port::{
-    Admission, BackendError, BootDecision, BootInfo, DataTransferReply, MeterReport, OcppVersion,
-    StationBackend, StatusReport, TokenVerdict, TransactionStart, TransactionStarted,
-    TransactionStop,
+    Admission, BackendError, BootDecision, BootInfo, ConnectionSecurity, DataTransferReply,
+    MeterReport, OcppVersion, StationBackend, StatusReport, TokenVerdict, TransactionStart,
+    TransactionStarted, TransactionStop,
 };
 use sea_orm::{DatabaseConnection, DbErr};
 
@@ -24,7 +26,8 @@ use crate::config::UnknownStations;
 use crate::events::EventBus;
 
 pub use authorization::{IdTokenRecord, IdTokenStatus};
-pub use stations::{ConnectorRecord, StationRecord, StationUpdate};
+pub use device_model::{DeviceVariableRecord, StationEventRecord};
+pub use stations::{ConnectorRecord, SecurityProfile, StationRecord, StationUpdate};
 pub use transactions::{MeterSampleRecord, TransactionFilter, TransactionRecord, TransactionState};
 
 /// A source of the current time; tests inject their own.
@@ -128,8 +131,13 @@ impl Core {
 
 #[async_trait]
 impl StationBackend for Core {
-    async fn admit(&self, station_id: &str, password: Option<&str>) -> Admission {
-        match self.admission(station_id, password).await {
+    async fn admit(
+        &self,
+        station_id: &str,
+        password: Option<&str>,
+        security: &ConnectionSecurity,
+    ) -> Admission {
+        match self.admission(station_id, password, security).await {
             Ok(admission) => admission,
             Err(e) => {
                 // Fail closed: a station we cannot check does not get in.
@@ -220,5 +228,29 @@ impl StationBackend for Core {
         Ok(self
             .record_station_progress(station_id, None, Some(status))
             .await?)
+    }
+
+    async fn transaction_event(
+        &self,
+        station_id: &str,
+        event: ocpp_gateway::port::TransactionEventReport,
+    ) -> Result<Option<TokenVerdict>, BackendError> {
+        Ok(self.apply_transaction_event(station_id, event).await?)
+    }
+
+    async fn device_report(
+        &self,
+        station_id: &str,
+        variables: Vec<ocpp_gateway::port::DeviceVariable>,
+    ) -> Result<(), BackendError> {
+        Ok(self.record_device_variables(station_id, variables).await?)
+    }
+
+    async fn station_events(
+        &self,
+        station_id: &str,
+        events: Vec<ocpp_gateway::port::StationEvent>,
+    ) -> Result<(), BackendError> {
+        Ok(self.record_station_events(station_id, events).await?)
     }
 }

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use ocpp_gateway::port::{
-    Admission, BootDecision, BootInfo, ConnectorStatus, OcppVersion, RegistrationStatus,
-    StatusReport,
+    Admission, BootDecision, BootInfo, ConnectionSecurity, ConnectorStatus, OcppVersion,
+    RegistrationStatus, StatusReport,
 };
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -36,6 +36,8 @@ pub struct StationRecord {
     pub registration_status: RegistrationStatus,
     /// Whether a password is set (the hash is never shown).
     pub has_password: bool,
+    /// The OCPP security profile the station must connect with.
+    pub security_profile: SecurityProfile,
     /// Last firmware status notification.
     pub firmware_status: Option<String>,
     /// Last diagnostics status notification.
@@ -46,6 +48,57 @@ pub struct StationRecord {
     pub last_boot: Option<DateTime<Utc>>,
     /// Created.
     pub created_at: DateTime<Utc>,
+}
+
+/// The OCPP security profiles (OCPP 1.6 security whitepaper; OCPP 2.0.1 part 2 A00). The API and
+/// the database show them as their numbers, 1 to 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum SecurityProfile {
+    /// 1: unsecured transport (`ws://` or `wss://`) with HTTP Basic auth.
+    #[default]
+    BasicAuth,
+    /// 2: TLS with HTTP Basic auth; plain `ws://` is refused.
+    TlsBasicAuth,
+    /// 3: TLS with a client certificate that chains to the configured CA and names the station
+    /// in its subject CN; plain `ws://` is refused.
+    TlsClientCertificate,
+}
+
+impl From<SecurityProfile> for u8 {
+    fn from(p: SecurityProfile) -> u8 {
+        match p {
+            SecurityProfile::BasicAuth => 1,
+            SecurityProfile::TlsBasicAuth => 2,
+            SecurityProfile::TlsClientCertificate => 3,
+        }
+    }
+}
+
+impl TryFrom<u8> for SecurityProfile {
+    type Error = String;
+
+    fn try_from(n: u8) -> Result<Self, Self::Error> {
+        match n {
+            1 => Ok(SecurityProfile::BasicAuth),
+            2 => Ok(SecurityProfile::TlsBasicAuth),
+            3 => Ok(SecurityProfile::TlsClientCertificate),
+            _ => Err(format!("security_profile must be 1, 2 or 3, not {n}")),
+        }
+    }
+}
+
+fn security_profile_from_db(n: i32) -> SecurityProfile {
+    // The column only ever holds what `security_profile_to_db` wrote; anything else is a row
+    // edited by hand, and the strictest profile is the safe reading of it.
+    u8::try_from(n)
+        .ok()
+        .and_then(|n| SecurityProfile::try_from(n).ok())
+        .unwrap_or(SecurityProfile::TlsClientCertificate)
+}
+
+fn security_profile_to_db(p: SecurityProfile) -> i32 {
+    i32::from(u8::from(p))
 }
 
 /// A connector's live status.
@@ -79,6 +132,8 @@ pub struct StationUpdate {
     pub password: Option<String>,
     /// New registration status.
     pub registration_status: Option<RegistrationStatus>,
+    /// New security profile.
+    pub security_profile: Option<SecurityProfile>,
 }
 
 fn registration_from_db(s: &str) -> RegistrationStatus {
@@ -133,6 +188,7 @@ impl From<station::Model> for StationRecord {
         StationRecord {
             registration_status: registration_from_db(&m.registration_status),
             has_password: m.password_hash.is_some(),
+            security_profile: security_profile_from_db(m.security_profile),
             id: m.id,
             vendor: m.vendor,
             model: m.model,
@@ -180,6 +236,7 @@ impl Core {
             protocol: Set(None),
             registration_status: Set(registration_to_db(status).to_owned()),
             password_hash: Set(None),
+            security_profile: Set(security_profile_to_db(SecurityProfile::default())),
             firmware_status: Set(None),
             diagnostics_status: Set(None),
             last_seen: Set(None),
@@ -189,13 +246,23 @@ impl Core {
         }
     }
 
-    /// The handshake rule: a station with a stored password must present it; a known station
-    /// without one may connect; an unknown one follows the unknown-stations policy.
+    /// The handshake rule. A client certificate naming another station is refused whatever the
+    /// station's profile: it is a valid identity, used for the wrong id. Otherwise an unknown
+    /// station follows the unknown-stations policy; a known one must come over TLS for profiles 2
+    /// and 3 (OCPP 2.0.1 A00: the CSMS refuses a connection below the station's profile), with its
+    /// own client certificate for profile 3 (which replaces Basic auth), and with its stored
+    /// password, if it has one, for profiles 1 and 2.
     pub(crate) async fn admission(
         &self,
         station_id: &str,
         password: Option<&str>,
+        security: &ConnectionSecurity,
     ) -> Result<Admission, CoreError> {
+        let certified = match security.client_cert_cn.as_deref() {
+            Some(cn) if cn != station_id => return Ok(Admission::Refuse),
+            Some(_) => true,
+            None => false,
+        };
         let Some(found) = station::Entity::find_by_id(station_id)
             .one(&self.db)
             .await?
@@ -205,8 +272,26 @@ impl Core {
                 UnknownStations::Accept | UnknownStations::Pending => Admission::Admit,
             });
         };
+        let profile = security_profile_from_db(found.security_profile);
+        match profile {
+            SecurityProfile::BasicAuth => {}
+            SecurityProfile::TlsBasicAuth if security.tls => {}
+            SecurityProfile::TlsClientCertificate if security.tls && certified => {
+                return Ok(Admission::Admit)
+            }
+            SecurityProfile::TlsBasicAuth | SecurityProfile::TlsClientCertificate => {
+                return Ok(Admission::Refuse)
+            }
+        }
         let Some(hash) = found.password_hash else {
-            return Ok(Admission::Admit);
+            // Profile 1 without a password is the open setup of closed private networks; profile 2
+            // is Basic auth over TLS by definition (OCPP security whitepaper, profile 2), so a
+            // station set to it without a password cannot prove who it is.
+            return Ok(if profile == SecurityProfile::TlsBasicAuth {
+                Admission::Refuse
+            } else {
+                Admission::Admit
+            });
         };
         let Some(password) = password.map(str::to_owned) else {
             return Ok(Admission::Refuse);
@@ -398,6 +483,7 @@ impl Core {
         id: &str,
         password: Option<&str>,
         registration_status: Option<RegistrationStatus>,
+        security_profile: Option<SecurityProfile>,
     ) -> Result<StationRecord, CoreError> {
         if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_graphic() && c != '/') {
             return Err(CoreError::Invalid(
@@ -418,10 +504,14 @@ impl Core {
         if let Some(p) = password.filter(|p| !p.is_empty()) {
             row.password_hash = Set(Some(hash(p).await?));
         }
+        if let Some(p) = security_profile {
+            row.security_profile = Set(security_profile_to_db(p));
+        }
         Ok(row.insert(&self.db).await?.into())
     }
 
-    /// Changes password or registration status.
+    /// Changes password, registration status or security profile. A new profile applies from
+    /// the station's next connection; an open one is not closed.
     pub async fn update_station(
         &self,
         id: &str,
@@ -441,6 +531,9 @@ impl Core {
         }
         if let Some(s) = update.registration_status {
             row.registration_status = Set(registration_to_db(s).to_owned());
+        }
+        if let Some(p) = update.security_profile {
+            row.security_profile = Set(security_profile_to_db(p));
         }
         row.updated_at = Set(self.now());
         Ok(row.update(&self.db).await?.into())

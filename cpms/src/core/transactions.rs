@@ -29,7 +29,7 @@ pub enum TransactionState {
 }
 
 impl TransactionState {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             TransactionState::Active => "Active",
             TransactionState::Stopped => "Stopped",
@@ -37,11 +37,14 @@ impl TransactionState {
     }
 }
 
-/// A transaction as the operator sees it. Energies are decimal strings in Wh.
+/// A transaction as the operator sees it, whichever OCPP version the station speaks. Energies are
+/// decimal strings in Wh.
 #[derive(Debug, Clone, Serialize)]
 pub struct TransactionRecord {
     /// Transaction id (the 1.6 transactionId).
     pub id: i32,
+    /// The station's own transaction id (OCPP 2.0.1 transactionId); null for 1.6.
+    pub station_transaction_id: Option<String>,
     /// Station.
     pub station_id: String,
     /// EVSE.
@@ -115,7 +118,7 @@ pub struct TransactionFilter {
     pub started_to: Option<DateTime<Utc>>,
 }
 
-fn parse_wh(s: &str) -> Decimal {
+pub(super) fn parse_wh(s: &str) -> Decimal {
     s.parse().unwrap_or_default()
 }
 
@@ -135,6 +138,7 @@ impl From<transaction::Model> for TransactionRecord {
                 TransactionState::Active
             },
             id: m.id,
+            station_transaction_id: m.station_transaction_id,
             station_id: m.station_id,
             evse_id: m.evse_id,
             connector_id: m.connector_id,
@@ -172,7 +176,7 @@ impl From<meter_sample::Model> for MeterSampleRecord {
 
 /// The active import energy register of a reading, in Wh, if it has one. Per-phase values and
 /// signed data are not the register total.
-fn register_wh(reading: &MeterReading) -> Option<Decimal> {
+pub(super) fn register_wh(reading: &MeterReading) -> Option<Decimal> {
     reading
         .values
         .iter()
@@ -189,7 +193,7 @@ fn register_wh(reading: &MeterReading) -> Option<Decimal> {
 }
 
 /// Rows for every sampled value of `readings`.
-fn sample_rows(
+pub(super) fn sample_rows(
     station_id: &str,
     evse_id: i32,
     connector_id: i32,
@@ -221,7 +225,7 @@ fn sample_rows(
         .collect()
 }
 
-async fn insert_samples<C: ConnectionTrait>(
+pub(super) async fn insert_samples<C: ConnectionTrait>(
     db: &C,
     rows: Vec<meter_sample::ActiveModel>,
 ) -> Result<(), CoreError> {
@@ -288,6 +292,8 @@ impl Core {
             reservation_id: Set(start.reservation_id),
             created_at: Set(now),
             updated_at: Set(now),
+            station_transaction_id: Set(None),
+            remote_start_id: Set(None),
         };
         let inserted = match row.insert(&self.db).await {
             Ok(m) => m,

@@ -6,8 +6,11 @@
 //! parsed by the core, so these types stay a plain picture of the rows.
 
 pub mod connector;
+pub mod device_variable;
 pub mod id_token;
 pub mod meter_sample;
 pub mod setting;
 pub mod station;
+pub mod station_event;
 pub mod transaction;
+pub mod transaction_event;

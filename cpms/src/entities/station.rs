@@ -33,6 +33,8 @@ pub struct Model {
     pub registration_status: String,
     /// Hash of the HTTP Basic password (OCPP security profile 1/2).
     pub password_hash: Option<String>,
+    /// OCPP security profile the station must connect with: 1, 2 or 3.
+    pub security_profile: i32,
     /// Last FirmwareStatusNotification status.
     pub firmware_status: Option<String>,
     /// Last DiagnosticsStatusNotification status.

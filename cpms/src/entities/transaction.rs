@@ -47,6 +47,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// When the row was last changed.
     pub updated_at: DateTimeUtc,
+    /// The station's own transaction id (OCPP 2.0.1); NULL for 1.6, whose stations use `id`.
+    pub station_transaction_id: Option<String>,
+    /// The remoteStartId of the RequestStartTransaction that started it (OCPP 2.0.1).
+    pub remote_start_id: Option<i32>,
 }
 
 /// The station a transaction runs on and the meter samples it collected.

@@ -200,6 +200,16 @@ impl Charger {
         subprotocols: &[&str],
         basic: Option<(&str, &str)>,
     ) -> Result<Charger, tokio_tungstenite::tungstenite::Error> {
+        Self::try_connect_with(url, subprotocols, basic, None).await
+    }
+
+    /// [`Charger::try_connect`] with a TLS connector of the test's choosing (for `wss://`).
+    pub async fn try_connect_with(
+        url: &str,
+        subprotocols: &[&str],
+        basic: Option<(&str, &str)>,
+        connector: Option<tokio_tungstenite::Connector>,
+    ) -> Result<Charger, tokio_tungstenite::tungstenite::Error> {
         let mut request = url.into_client_request()?;
         if !subprotocols.is_empty() {
             request.headers_mut().insert(
@@ -215,7 +225,9 @@ impl Charger {
                 HeaderValue::from_str(&format!("Basic {encoded}")).expect("header"),
             );
         }
-        let (ws, response) = tokio_tungstenite::connect_async(request).await?;
+        let (ws, response) =
+            tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector)
+                .await?;
         let subprotocol = response
             .headers()
             .get("Sec-WebSocket-Protocol")
@@ -572,4 +584,83 @@ pub async fn raw_handshake(
         headers,
         ws,
     })
+}
+
+/// OCPP 2.0.1 helpers: a charger that offers other subprotocols, and the 2.0.1 messages tests
+/// send most.
+impl TestServer {
+    /// A charger offering exactly `subprotocols` (e.g. `["ocpp2.0.1"]`, or both versions).
+    pub async fn connect_with(&self, station_id: &str, subprotocols: &[&str]) -> Result<Charger> {
+        Charger::connect(&self.ws_url(station_id), subprotocols, None).await
+    }
+
+    /// A charger speaking OCPP 2.0.1.
+    pub async fn connect_v201(&self, station_id: &str) -> Result<Charger> {
+        self.connect_with(station_id, &["ocpp2.0.1"]).await
+    }
+}
+
+impl Charger {
+    /// 2.0.1 BootNotification.
+    pub async fn boot201(&mut self) -> Result<Value> {
+        self.call(
+            "BootNotification",
+            json!({"reason": "PowerUp", "chargingStation": {"vendorName": "TestVendor201", "model": "T2", "serialNumber": "SN201", "firmwareVersion": "2.0"}}),
+        )
+        .await
+    }
+
+    /// 2.0.1 StatusNotification of one connector.
+    pub async fn status201(&mut self, evse: i32, connector: i32, status: &str) -> Result<Value> {
+        self.call(
+            "StatusNotification",
+            json!({"timestamp": now(), "connectorStatus": status, "evseId": evse, "connectorId": connector}),
+        )
+        .await
+    }
+
+    /// A 2.0.1 TransactionEvent; `register_wh` adds one energy register reading at `at`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn tx_event(
+        &mut self,
+        event_type: &str,
+        transaction_id: &str,
+        seq_no: i64,
+        at: &str,
+        trigger_reason: &str,
+        register_wh: Option<i64>,
+        extra: Value,
+    ) -> Result<Value> {
+        let mut payload = json!({
+            "eventType": event_type, "timestamp": at, "triggerReason": trigger_reason,
+            "seqNo": seq_no, "transactionInfo": {"transactionId": transaction_id}
+        });
+        if let Some(wh) = register_wh {
+            payload["meterValue"] = json!([{"timestamp": at, "sampledValue": [
+                {"value": wh, "measurand": "Energy.Active.Import.Register", "unitOfMeasure": {"unit": "Wh"}}
+            ]}]);
+        }
+        if let (Some(target), Value::Object(more)) = (payload.as_object_mut(), extra) {
+            for (key, value) in more {
+                if key == "transactionInfo" {
+                    if let (Some(info), Value::Object(fields)) =
+                        (target["transactionInfo"].as_object_mut(), value)
+                    {
+                        info.extend(fields);
+                    }
+                } else {
+                    target.insert(key, value);
+                }
+            }
+        }
+        self.call("TransactionEvent", payload).await
+    }
+}
+
+/// An RFC 3339 time `minutes` after a fixed test epoch, so tests can order events by time.
+pub fn at_minute(minutes: i64) -> String {
+    let base = chrono::DateTime::parse_from_rfc3339("2025-03-01T08:00:00Z")
+        .expect("epoch")
+        .with_timezone(&chrono::Utc);
+    (base + chrono::Duration::minutes(minutes)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

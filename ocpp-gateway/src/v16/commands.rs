@@ -13,7 +13,7 @@ use crate::port::{Command, CommandError, CommandReply, ConfigurationEntry, Reset
 /// The 1.6 action name and request payload for a command.
 pub(crate) fn encode(command: &Command) -> Result<(&'static str, Value), CommandError> {
     match command {
-        Command::RemoteStart { evse, id_token } => payload(
+        Command::RemoteStart { evse, id_token, .. } => payload(
             "RemoteStartTransaction",
             m::remote_start_transaction::RemoteStartTransactionRequest {
                 connector_id: evse.map(|e| e.v16_connector_id()),
@@ -21,7 +21,7 @@ pub(crate) fn encode(command: &Command) -> Result<(&'static str, Value), Command
                 charging_profile: None,
             },
         ),
-        Command::RemoteStop { transaction_id } => payload(
+        Command::RemoteStop { transaction_id, .. } => payload(
             "RemoteStopTransaction",
             m::remote_stop_transaction::RemoteStopTransactionRequest {
                 transaction_id: i32::try_from(*transaction_id).map_err(|_| {
@@ -86,6 +86,13 @@ pub(crate) fn encode(command: &Command) -> Result<(&'static str, Value), Command
             )
         }
         Command::ClearCache => payload("ClearCache", m::clear_cache::ClearCacheRequest {}),
+        Command::GetVariables { .. }
+        | Command::SetVariables { .. }
+        | Command::GetBaseReport { .. } => Err(CommandError::Unsupported(
+            "OCPP 1.6 stations have no device model; use get-configuration and \
+             change-configuration"
+                .into(),
+        )),
     }
 }
 
@@ -191,6 +198,7 @@ mod tests {
                 connector_id: 1,
             }),
             id_token: "TAG1".into(),
+            remote_start_id: Some(7),
         })
         .unwrap();
         assert_eq!(action, "RemoteStartTransaction");

@@ -215,7 +215,7 @@ fn classify(error: &serde_json::Error) -> CallFailure {
 /// Real 1.6 chargers send timestamps like `2024-05-01T10:00:00` without a zone, which rust-ocpp
 /// rejects. Any string of exactly that form is a date-time, so it is taken as UTC. Returns whether
 /// anything was changed.
-fn assume_utc(value: &mut Value) -> bool {
+pub(crate) fn assume_utc(value: &mut Value) -> bool {
     match value {
         Value::String(s) if NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").is_ok() => {
             s.push('Z');

@@ -1,0 +1,475 @@
+//! Interop with a charging-station library we did not write: the `ocpp` package from PyPI (2.1.0),
+//! which validates every message it sends and receives against the official OCPP 2.0.1 JSON
+//! schemas, runs `tests/interop/charger201.py` as a 2.0.1 station against the real `cpms` binary:
+//! a full TransactionEvent session, then a RequestStartTransaction and a GetVariables sent through
+//! the operator API.
+//!
+//! Needs a Python with `tests/interop/requirements.txt` installed: the one named by
+//! `CPMS_TEST_PYTHON` (then every failure to use it fails the test), else `<workspace>/.venv`'s if it
+//! can import `ocpp`; with neither the test reports itself skipped, so `cargo test` passes on a
+//! machine without Python packages.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use reqwest::StatusCode;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::time::{sleep, timeout, Instant};
+
+const CHARGER_SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/interop/charger201.py"
+);
+const STATION_ID: &str = "PYCS201";
+const ID_TOKEN: &str = "INTEROP201";
+/// The vendorName that charger201.py sends in its BootNotification.
+const CHARGER_VENDOR: &str = "InteropPy201";
+
+/// How long the server may take to answer `/health`.
+const STARTUP_LIMIT: Duration = Duration::from_secs(20);
+/// How long the whole charger flow may take, from spawn to exit.
+const FLOW_LIMIT: Duration = Duration::from_secs(60);
+/// The charger's own overall limit: below FLOW_LIMIT, so that it reports where it got stuck.
+const CHARGER_LIMIT_SECS: &str = "50";
+
+/// Files in the test's temp dir, printed when the test fails.
+const SERVER_LOG: &str = "cpms.log";
+const CHARGER_LOG: &str = "charger201.stderr";
+
+#[tokio::test]
+async fn ocpp_python_2_0_1_station_runs_transaction_events_and_answers_the_operator() {
+    let Some(python) = python() else {
+        eprintln!("skipped: set CPMS_TEST_PYTHON to a python with the ocpp package (see README)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    if let Err(error) = interop(&python, dir.path()).await {
+        panic!(
+            "{error:#}\n--- charger201.py stderr ---\n{}\n--- cpms log ---\n{}",
+            read_log(&dir.path().join(CHARGER_LOG)),
+            read_log(&dir.path().join(SERVER_LOG)),
+        );
+    }
+}
+
+/// The Python to run the charger with, or `None` when the test is to be skipped.
+fn python() -> Option<PathBuf> {
+    if let Some(python) = std::env::var_os("CPMS_TEST_PYTHON").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(python));
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    let usable = venv.exists()
+        && std::process::Command::new(&venv)
+            .args(["-c", "import ocpp, websockets"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+    usable.then_some(venv)
+}
+
+async fn interop(python: &Path, dir: &Path) -> Result<()> {
+    let check = Command::new(python)
+        .args(["-c", "import ocpp, websockets; print(ocpp.__file__)"])
+        .output()
+        .await
+        .with_context(|| format!("running {}", python.display()))?;
+    ensure!(
+        check.status.success(),
+        "{} cannot import ocpp and websockets (pip install -r tests/interop/requirements.txt): {}",
+        python.display(),
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let server = Server::start(dir).await?;
+    let api = server.api().await?;
+
+    let created = api
+        .post(
+            "/api/id-tokens",
+            &json!({"id_token": ID_TOKEN, "status": "Accepted"}),
+        )
+        .await?;
+    ensure!(
+        created.0 == StatusCode::CREATED,
+        "POST /api/id-tokens: expected 201, got {} {}",
+        created.0,
+        created.1
+    );
+
+    run_charger(python, dir, &server, &api).await?;
+    check_station(&api).await?;
+    check_transactions(&api).await
+}
+
+/// Runs charger201.py to its end, asking for a remote start and reading a variable once it
+/// reports `READY`.
+async fn run_charger(python: &Path, dir: &Path, server: &Server, api: &Api) -> Result<()> {
+    let url = format!("ws://127.0.0.1:{}/ocpp/{STATION_ID}", server.ocpp_port);
+    let mut charger = Command::new(python)
+        .arg(CHARGER_SCRIPT)
+        .args(["--url", &url, "--id-token", ID_TOKEN])
+        .args(["--timeout", CHARGER_LIMIT_SECS])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file(&dir.join(CHARGER_LOG))?)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("spawning {} {CHARGER_SCRIPT}", python.display()))?;
+    let stdout = charger.stdout.take().context("charger stdout")?;
+
+    let flow = async {
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut ready, mut done) = (false, false);
+        while let Some(line) = lines.next_line().await? {
+            match line.trim() {
+                "READY" => {
+                    ready = true;
+                    remote_start(api).await?;
+                    get_variables(api).await?;
+                }
+                "DONE" => done = true,
+                _ => {}
+            }
+        }
+        let status = charger.wait().await?;
+        ensure!(ready, "charger exited ({status}) before printing READY");
+        ensure!(done, "charger exited ({status}) without printing DONE");
+        ensure!(
+            status.success(),
+            "charger printed DONE but exited with {status}"
+        );
+        Ok::<_, anyhow::Error>(())
+    };
+    timeout(FLOW_LIMIT, flow)
+        .await
+        .with_context(|| format!("charger flow not finished within {FLOW_LIMIT:?}"))?
+}
+
+/// Operator remote start on the station's EVSE 1; the CPMS answers with the station's verdict and
+/// the remoteStartId it generated.
+async fn remote_start(api: &Api) -> Result<()> {
+    let (status, body) = api
+        .post(
+            &format!("/api/stations/{STATION_ID}/commands/remote-start"),
+            &json!({"id_token": ID_TOKEN, "evse_id": 1}),
+        )
+        .await?;
+    ensure!(
+        status == StatusCode::OK && body["status"] == "Accepted" && body["remote_start_id"].is_i64(),
+        "remote-start: expected 200 {{\"status\":\"Accepted\", \"remote_start_id\": N}}, got {status} {body}"
+    );
+    Ok(())
+}
+
+/// Operator GetVariables: the station's own value comes back through the API.
+async fn get_variables(api: &Api) -> Result<()> {
+    let (status, body) = api
+        .post(
+            &format!("/api/stations/{STATION_ID}/commands/get-variables"),
+            &json!({"variables": [
+                {"component": "OCPPCommCtrlr", "variable": "HeartbeatInterval"},
+                {"component": "OCPPCommCtrlr", "variable": "NoSuchVariable"}
+            ]}),
+        )
+        .await?;
+    ensure!(
+        status == StatusCode::OK
+            && body["results"][0]["attribute_status"] == "Accepted"
+            && body["results"][0]["value"] == "300"
+            && body["results"][1]["attribute_status"] == "UnknownVariable",
+        "get-variables: expected HeartbeatInterval 300 and one UnknownVariable, got {status} {body}"
+    );
+    Ok(())
+}
+
+/// The station as the charger described it, with connector 1 back to Available.
+async fn check_station(api: &Api) -> Result<()> {
+    let station = api.get_ok(&format!("/api/stations/{STATION_ID}")).await?;
+    ensure!(
+        station["vendor"] == CHARGER_VENDOR,
+        "station vendor should be {CHARGER_VENDOR}: {station}"
+    );
+    let connectors = station["connectors"]
+        .as_array()
+        .with_context(|| format!("station connectors should be an array: {station}"))?;
+    ensure!(
+        connectors
+            .iter()
+            .any(|c| c["evse_id"] == json!(1) && c["status"] == "Available"),
+        "connector on evse 1 should be Available: {station}"
+    );
+    Ok(())
+}
+
+/// Both sessions stopped, the local one with its meter readings and every sampled value kept.
+async fn check_transactions(api: &Api) -> Result<()> {
+    let list = api
+        .get_ok(&format!("/api/transactions?station_id={STATION_ID}"))
+        .await?;
+    ensure!(list["total"] == json!(2), "expected total 2: {list}");
+    let items = list["items"]
+        .as_array()
+        .with_context(|| format!("items should be an array: {list}"))?;
+    ensure!(items.len() == 2, "expected 2 items: {list}");
+    ensure!(
+        items.iter().all(|t| t["state"] == "Stopped"),
+        "both transactions should be Stopped: {list}"
+    );
+    // The station's own transaction ids are kept beside ours.
+    for station_tx in ["LOCAL-1", "REMOTE-1"] {
+        ensure!(
+            items
+                .iter()
+                .any(|t| t["station_transaction_id"] == station_tx),
+            "no transaction with station_transaction_id {station_tx}: {list}"
+        );
+    }
+
+    // The listing order is not part of the contract: tell the sessions apart by their meterStart.
+    let local = items
+        .iter()
+        .find(|t| wh(&t["meter_start_wh"]).ok() == Some(Decimal::from(1000)))
+        .with_context(|| format!("no transaction with meter_start_wh 1000: {list}"))?;
+    ensure!(
+        wh(&local["meter_stop_wh"])? == Decimal::from(4000)
+            && wh(&local["energy_wh"])? == Decimal::from(3000),
+        "local session should have meter_stop_wh 4000 and energy_wh 3000: {local}"
+    );
+    let remote = items
+        .iter()
+        .find(|t| !std::ptr::eq(*t, local))
+        .context("second transaction")?;
+    ensure!(
+        wh(&remote["meter_start_wh"])? == Decimal::from(4000)
+            && wh(&remote["meter_stop_wh"])? == Decimal::from(5200)
+            && wh(&remote["energy_wh"])? == Decimal::from(1200),
+        "remote session should run from 4000 to 5200 Wh: {remote}"
+    );
+
+    let id = match &local["id"] {
+        Value::String(id) => id.clone(),
+        Value::Number(id) => id.to_string(),
+        other => bail!("transaction id should be a string or a number, got {other}"),
+    };
+    let detail = api.get_ok(&format!("/api/transactions/{id}")).await?;
+    let samples = detail["meter_samples"]
+        .as_array()
+        .with_context(|| format!("meter_samples should be an array: {detail}"))?;
+    // Start and end registers, plus the three sampled values of the Updated event.
+    ensure!(
+        samples.len() >= 5,
+        "expected at least 4 meter samples: {detail}"
+    );
+    for sample in samples {
+        for field in ["measurand", "value", "unit"] {
+            ensure!(
+                !sample[field].is_null(),
+                "meter sample without {field}: {sample}"
+            );
+        }
+    }
+    for measurand in [
+        "Energy.Active.Import.Register",
+        "Power.Active.Import",
+        "Current.Import",
+    ] {
+        ensure!(
+            samples.iter().any(|s| s["measurand"] == measurand),
+            "no {measurand} sample kept: {detail}"
+        );
+    }
+    Ok(())
+}
+
+/// An energy figure in Wh: the API writes decimals as JSON strings.
+fn wh(value: &Value) -> Result<Decimal> {
+    let text = value
+        .as_str()
+        .with_context(|| format!("expected a decimal string, got {value}"))?;
+    Decimal::from_str(text).with_context(|| format!("not a decimal: {text:?}"))
+}
+
+/// The `cpms` binary running on two free loopback ports with a SQLite database in `dir`.
+struct Server {
+    _child: Child,
+    ocpp_port: u16,
+    http_port: u16,
+    env: Vec<(String, String)>,
+    dir: PathBuf,
+}
+
+impl Server {
+    async fn start(dir: &Path) -> Result<Self> {
+        let (ocpp_port, http_port) = (free_port()?, free_port()?);
+        let env = vec![
+            (
+                "CPMS__OCPP__LISTEN".to_owned(),
+                format!("127.0.0.1:{ocpp_port}"),
+            ),
+            (
+                "CPMS__HTTP__LISTEN".to_owned(),
+                format!("127.0.0.1:{http_port}"),
+            ),
+            (
+                "CPMS__DATABASE__URL".to_owned(),
+                format!("sqlite://{}/cpms.db?mode=rwc", dir.display()),
+            ),
+            ("RUST_LOG".to_owned(), "info".to_owned()),
+        ];
+        let log = log_file(&dir.join(SERVER_LOG))?;
+        let mut child = cpms(&env, dir)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("spawning cpms")?;
+
+        let client = http_client()?;
+        let health = format!("http://127.0.0.1:{http_port}/health");
+        let deadline = Instant::now() + STARTUP_LIMIT;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                bail!("cpms exited during start-up: {status}");
+            }
+            if let Ok(response) = client.get(&health).send().await {
+                if response.status() == StatusCode::OK {
+                    break;
+                }
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "GET /health not 200 within {STARTUP_LIMIT:?}"
+            );
+            // Polling the readiness endpoint: there is no event to wait on across processes.
+            sleep(Duration::from_millis(100)).await;
+        }
+
+        Ok(Self {
+            _child: child,
+            ocpp_port,
+            http_port,
+            env,
+            dir: dir.to_owned(),
+        })
+    }
+
+    /// An operator API client holding a token from `cpms admin-token`, run with the server's config.
+    async fn api(&self) -> Result<Api> {
+        let output = timeout(
+            STARTUP_LIMIT,
+            cpms(&self.env, &self.dir)
+                .arg("admin-token")
+                .stdin(Stdio::null())
+                .output(),
+        )
+        .await
+        .context("cpms admin-token did not finish")?
+        .context("running cpms admin-token")?;
+        ensure!(
+            output.status.success(),
+            "cpms admin-token exited with {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let token = String::from_utf8(output.stdout)?
+            .lines()
+            .next()
+            .map(|line| line.trim().to_owned())
+            .filter(|line| !line.is_empty())
+            .context("cpms admin-token printed no token")?;
+        Ok(Api {
+            client: http_client()?,
+            base: format!("http://127.0.0.1:{}", self.http_port),
+            token,
+        })
+    }
+}
+
+/// The `cpms` binary with the test's configuration and nothing inherited from a `CPMS__` setting.
+fn cpms(env: &[(String, String)], dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cpms"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("CPMS__") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(dir);
+    command
+}
+
+/// The operator HTTP API, authenticated as an operator.
+struct Api {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn post(&self, path: &str, body: &Value) -> Result<(StatusCode, Value)> {
+        let request = self.client.post(format!("{}{path}", self.base)).json(body);
+        self.send(request, path).await
+    }
+
+    /// GET that must answer 200 with a JSON body.
+    async fn get_ok(&self, path: &str) -> Result<Value> {
+        let request = self.client.get(format!("{}{path}", self.base));
+        let (status, body) = self.send(request, path).await?;
+        ensure!(
+            status == StatusCode::OK,
+            "GET {path}: expected 200, got {status} {body}"
+        );
+        Ok(body)
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<(StatusCode, Value)> {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("{path}: request failed"))?;
+        let status = response.status();
+        let text = response.text().await?;
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, body))
+    }
+}
+
+fn http_client() -> Result<reqwest::Client> {
+    // Loopback only: a proxy from the environment must not see these requests.
+    Ok(reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()?)
+}
+
+/// A port that was free a moment ago; the server binds it right after.
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn log_file(path: &Path) -> Result<File> {
+    File::create(path).with_context(|| format!("creating {}", path.display()))
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| format!("({}: {e})", path.display()))
+}
