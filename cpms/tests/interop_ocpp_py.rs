@@ -127,6 +127,7 @@ async fn run_charger(python: &Path, dir: &Path, server: &Server, api: &Api) -> R
             match line.trim() {
                 "READY" => {
                     ready = true;
+                    schema_checked_commands(api).await?;
                     remote_start(api).await?;
                 }
                 "DONE" => done = true,
@@ -145,6 +146,66 @@ async fn run_charger(python: &Path, dir: &Path, server: &Server, api: &Api) -> R
     timeout(FLOW_LIMIT, flow)
         .await
         .with_context(|| format!("charger flow not finished within {FLOW_LIMIT:?}"))?
+}
+
+/// Local list, reservation, firmware and diagnostics commands: the `ocpp` package checks each
+/// request against the official 1.6 schema before the charger accepts it, so a 200 with the
+/// charger's answer means our payload is valid.
+async fn schema_checked_commands(api: &Api) -> Result<()> {
+    let station = format!("/api/stations/{STATION_ID}");
+    let calls = [
+        (
+            format!("{station}/local-list"),
+            json!({"update_type": "Full"}),
+        ),
+        (
+            format!("{station}/local-list"),
+            json!({"update_type": "Differential", "entries": [
+                {"id_token": "INTEROP-2", "status": "Blocked", "expiry_date": "2030-01-01T00:00:00Z",
+                 "group_id_token": ID_TOKEN},
+                {"id_token": ID_TOKEN},
+            ]}),
+        ),
+        (
+            format!("{station}/commands/get-local-list-version"),
+            json!({}),
+        ),
+        (
+            format!("{station}/commands/reserve-now"),
+            json!({"reservation_id": 5, "evse_id": 1, "id_token": ID_TOKEN,
+                   "expiry_date": "2030-01-01T00:00:00Z"}),
+        ),
+        (
+            format!("{station}/commands/cancel-reservation"),
+            json!({"reservation_id": 5}),
+        ),
+        (
+            format!("{station}/commands/update-firmware"),
+            json!({"location": "https://fw.example.com/fw.bin",
+                   "retrieve_date": "2030-01-01T00:00:00Z", "retries": 2, "retry_interval": 30}),
+        ),
+        (
+            format!("{station}/commands/get-diagnostics"),
+            json!({"location": "ftp://logs.example.com/", "start_time": "2029-01-01T00:00:00Z"}),
+        ),
+    ];
+    for (path, body) in calls {
+        let (status, answer) = api.post(&path, &body).await?;
+        ensure!(
+            status == StatusCode::OK,
+            "POST {path} {body}: expected 200, got {status} {answer}"
+        );
+        ensure!(
+            answer.get("status").is_none_or(|s| s == "Accepted"),
+            "POST {path} {body}: the charger did not accept: {answer}"
+        );
+    }
+    let list = api.get_ok(&format!("{station}/local-list")).await?;
+    ensure!(
+        list["list_version"] == 2,
+        "local list version should be 2: {list}"
+    );
+    Ok(())
 }
 
 /// Operator remote start on the charger's connector 1; the CPMS answers with the charger's verdict.

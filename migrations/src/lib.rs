@@ -12,6 +12,8 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_initial;
 mod m20261124_000002_ocpp201;
 mod m20261124_000003_security_profile;
+mod m20261124_000004_local_lists_reservations;
+mod m20261124_000005_charging_profiles;
 
 /// The ordered list of every migration the CPMS schema is built from.
 ///
@@ -27,6 +29,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_initial::Migration),
             Box::new(m20261124_000002_ocpp201::Migration),
             Box::new(m20261124_000003_security_profile::Migration),
+            Box::new(m20261124_000004_local_lists_reservations::Migration),
+            Box::new(m20261124_000005_charging_profiles::Migration),
         ]
     }
 }

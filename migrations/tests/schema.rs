@@ -19,14 +19,22 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, QueryResult, StatementBuilder,
 };
 
-/// Every table the initial migration creates.
-const TABLES: [&str; 6] = [
+/// Every table the migrations create.
+const TABLES: [&str; 12] = [
     "station",
     "connector",
     "transaction",
     "meter_sample",
     "id_token",
     "setting",
+    // m20261124_000002_ocpp201
+    "transaction_event",
+    "device_variable",
+    "station_event",
+    // m20261124_000004_local_lists_reservations (000003 adds a column only)
+    "local_list",
+    "local_list_entry",
+    "reservation",
 ];
 
 /// Environment variable naming a PostgreSQL server to test against.

@@ -10,6 +10,13 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+mod charging;
+pub use charging::{
+    ChargingProfile, ChargingProfileCriteria, ChargingProfileKind, ChargingProfilePurpose,
+    ChargingRateUnit, ChargingSchedule, ChargingSchedulePeriod, CompositeSchedule, RecurrencyKind,
+    MAX_SCHEDULE_PERIODS,
+};
+
 /// The OCPP version a station speaks on its current connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OcppVersion {
@@ -468,10 +475,29 @@ pub trait StationBackend: Send + Sync + 'static {
         message_id: Option<&str>,
         data: Option<&str>,
     ) -> Result<DataTransferReply, BackendError>;
-    /// FirmwareStatusNotification.
-    async fn firmware_status(&self, station_id: &str, status: &str) -> Result<(), BackendError>;
-    /// DiagnosticsStatusNotification (1.6) / LogStatusNotification (2.0.1).
-    async fn diagnostics_status(&self, station_id: &str, status: &str) -> Result<(), BackendError>;
+    /// FirmwareStatusNotification, with the requestId of the UpdateFirmware it reports on (2.0.1
+    /// only).
+    async fn firmware_status(
+        &self,
+        station_id: &str,
+        status: &str,
+        request_id: Option<i32>,
+    ) -> Result<(), BackendError>;
+    /// DiagnosticsStatusNotification (1.6) / LogStatusNotification (2.0.1), with the requestId of
+    /// the GetLog it reports on (2.0.1 only).
+    async fn diagnostics_status(
+        &self,
+        station_id: &str,
+        status: &str,
+        request_id: Option<i32>,
+    ) -> Result<(), BackendError>;
+    /// 2.0.1 ReservationStatusUpdate: a reservation `Expired` or was `Removed` at the station.
+    async fn reservation_status(
+        &self,
+        station_id: &str,
+        reservation_id: i32,
+        status: &str,
+    ) -> Result<(), BackendError>;
     /// 2.0.1 TransactionEvent; stored once per (station, transaction id, seqNo), so a replayed
     /// event is answered without effect. Returns the verdict when the event carried an id token.
     async fn transaction_event(
@@ -555,6 +581,32 @@ pub enum Command {
     },
     /// Clear the station's authorization cache.
     ClearCache,
+    /// Install a charging profile on an EVSE (1.6 SetChargingProfile, 2.0.1 K01).
+    SetChargingProfile {
+        /// The EVSE; 0 is the station as a whole.
+        evse_id: i32,
+        /// The profile.
+        profile: ChargingProfile,
+        /// For a TxProfile on a 2.0.1 station: the station's own id of the profile's transaction,
+        /// filled in by the core.
+        #[serde(default)]
+        station_transaction_id: Option<String>,
+    },
+    /// Remove charging profiles (1.6 ClearChargingProfile, 2.0.1 K10).
+    ClearChargingProfile {
+        /// Which profiles.
+        criteria: ChargingProfileCriteria,
+    },
+    /// Ask for the schedule a station plans for an EVSE (1.6 GetCompositeSchedule, 2.0.1 K08).
+    GetCompositeSchedule {
+        /// The EVSE; 0 asks for the station's total.
+        evse_id: i32,
+        /// Seconds from now the schedule should cover.
+        duration: i32,
+        /// The unit wanted; the station's choice when absent.
+        #[serde(default)]
+        charging_rate_unit: Option<ChargingRateUnit>,
+    },
     /// Read device-model variables (2.0.1 GetVariables).
     GetVariables {
         /// Which variables.
@@ -572,6 +624,63 @@ pub enum Command {
         request_id: i32,
         /// `ConfigurationInventory`, `FullInventory` or `SummaryInventory`.
         report_base: String,
+    },
+    /// Install a local authorization list (1.6 SendLocalList, 2.0.1 D01). The core chose the
+    /// version and the entries: a Full list replaces the station's, a Differential one changes
+    /// it entry by entry.
+    SendLocalList {
+        /// The version the station will hold after accepting (1.6 listVersion, 2.0.1
+        /// versionNumber).
+        version: i32,
+        /// Full or Differential.
+        update_type: LocalListUpdate,
+        /// The entries; in a Differential update an entry without status removes the token.
+        entries: Vec<LocalListEntry>,
+    },
+    /// Ask which local list version the station holds (1.6 GetLocalListVersion, 2.0.1 D02).
+    GetLocalListVersion,
+    /// Reserve an EVSE (or any EVSE of the station) for a token (1.6 ReserveNow, 2.0.1 H01).
+    ReserveNow {
+        /// The reservation id, chosen by the core.
+        reservation_id: i32,
+        /// EVSE to reserve; any EVSE of the station when absent (1.6 connectorId 0).
+        evse: Option<EvseRef>,
+        /// The token the reservation is for.
+        id_token: String,
+        /// A group token whose members may also use the reservation.
+        group_id_token: Option<String>,
+        /// When the reservation lapses.
+        expiry_date: DateTime<Utc>,
+    },
+    /// Cancel a reservation (1.6 CancelReservation, 2.0.1 H02).
+    CancelReservation {
+        /// The reservation id.
+        reservation_id: i32,
+    },
+    /// Download and install firmware (1.6 UpdateFirmware, 2.0.1 L01).
+    UpdateFirmware {
+        /// The id the station echoes in FirmwareStatusNotification (2.0.1 only).
+        request_id: i32,
+        /// URI to download the firmware from.
+        location: String,
+        /// When to download it.
+        retrieve_date: DateTime<Utc>,
+        /// How often to retry the download.
+        retries: Option<i32>,
+        /// Seconds between retries.
+        retry_interval: Option<i32>,
+    },
+    /// Upload diagnostics (1.6 GetDiagnostics) / the diagnostics log (2.0.1 GetLog with logType
+    /// DiagnosticsLog, N01).
+    GetDiagnostics {
+        /// The id the station echoes in LogStatusNotification (2.0.1 only).
+        request_id: i32,
+        /// URI to upload to.
+        location: String,
+        /// Oldest log entry wanted.
+        start_time: Option<DateTime<Utc>>,
+        /// Newest log entry wanted.
+        stop_time: Option<DateTime<Utc>>,
     },
 }
 
@@ -620,6 +729,28 @@ pub struct VariableResult {
     pub value: Option<String>,
 }
 
+/// Kind of local list update (1.6 UpdateType, 2.0.1 UpdateEnumType).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LocalListUpdate {
+    /// Replace the station's list.
+    Full,
+    /// Change the station's list entry by entry.
+    Differential,
+}
+
+/// One token of a local authorization list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalListEntry {
+    /// The token value.
+    pub id_token: String,
+    /// Verdict the station applies offline; none removes the token (Differential only).
+    pub status: Option<AuthorizationStatus>,
+    /// Until when the verdict holds.
+    pub expiry_date: Option<DateTime<Utc>>,
+    /// Group (parent) token.
+    pub group_id_token: Option<String>,
+}
+
 /// Kind of reset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResetKind {
@@ -643,6 +774,18 @@ pub enum CommandReply {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         station_transaction_id: Option<String>,
     },
+    /// The answer to GetCompositeSchedule. Before [`CommandReply::Status`] and with `composite`
+    /// required when read, so an untagged read takes only a reply with a schedule for this one.
+    CompositeSchedule {
+        /// `Accepted` or `Rejected`, verbatim.
+        status: String,
+        /// The schedule, when the station sent one.
+        #[serde(
+            deserialize_with = "Option::deserialize",
+            skip_serializing_if = "Option::is_none"
+        )]
+        composite: Option<CompositeSchedule>,
+    },
     /// The status the station answered (`Accepted`, `Rejected`, `Scheduled`, ...), as it sent it.
     Status {
         /// The status, verbatim.
@@ -659,6 +802,22 @@ pub enum CommandReply {
     Variables {
         /// The results, in the order the station sent them.
         results: Vec<VariableResult>,
+    },
+    /// The answer to GetLocalListVersion: 0 when the station has no list, -1 (1.6) when it does
+    /// not support local lists.
+    LocalListVersion {
+        /// The version the station holds.
+        list_version: i32,
+    },
+    /// The answer to GetDiagnostics (1.6, no status: only the file name, or none when there is
+    /// nothing to upload) or GetLog (2.0.1).
+    Log {
+        /// The status (2.0.1 only), verbatim.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+        /// The file the station will upload.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file_name: Option<String>,
     },
 }
 

@@ -22,8 +22,9 @@ Flow (any unexpected answer ends the run with a message on stderr and exit statu
      final Available is answered, so the CSMS has recorded the end state when the test looks.
 
 While connected it also answers GetConfiguration, ChangeConfiguration, Reset, TriggerMessage (and
-then sends the triggered message), ClearCache, UnlockConnector, ChangeAvailability and
-RemoteStopTransaction, so other tests can drive the same charger. Every frame is logged to stderr.
+then sends the triggered message), ClearCache, UnlockConnector, ChangeAvailability,
+RemoteStopTransaction, SendLocalList, GetLocalListVersion, ReserveNow, CancelReservation,
+UpdateFirmware and GetDiagnostics (all Accepted), so other tests can drive the same charger. Every frame is logged to stderr.
 
 Exit status: 0 on DONE, 1 on an unexpected answer or the overall timeout, 2 when the websocket
 cannot be opened.
@@ -47,6 +48,7 @@ from ocpp.v16.enums import (
     Action,
     AuthorizationStatus,
     AvailabilityStatus,
+    CancelReservationStatus,
     ChargePointErrorCode,
     ChargePointStatus,
     ClearCacheStatus,
@@ -60,10 +62,12 @@ from ocpp.v16.enums import (
     ReadingContext,
     RegistrationStatus,
     RemoteStartStopStatus,
+    ReservationStatus,
     ResetStatus,
     TriggerMessageStatus,
     UnitOfMeasure,
     UnlockStatus,
+    UpdateStatus,
 )
 
 VENDOR = "InteropPy"
@@ -157,6 +161,7 @@ class InteropChargePoint(ChargePoint):
             "AuthorizeRemoteTxRequests": ("false", False),
         }
         self.remote_started = False
+        self.local_list_version = 0
         # Resolved by the RemoteStartTransaction follow-up once its session is over.
         self.remote_session = asyncio.get_running_loop().create_future()
 
@@ -338,6 +343,32 @@ class InteropChargePoint(ChargePoint):
     @on(Action.change_availability)
     def on_change_availability(self, connector_id, type, **kwargs):
         return call_result.ChangeAvailability(status=AvailabilityStatus.accepted)
+
+    @on(Action.send_local_list)
+    def on_send_local_list(self, list_version, update_type, **kwargs):
+        # ocpp has checked the request against SendLocalList.json before this runs.
+        self.local_list_version = list_version
+        return call_result.SendLocalList(status=UpdateStatus.accepted)
+
+    @on(Action.get_local_list_version)
+    def on_get_local_list_version(self, **kwargs):
+        return call_result.GetLocalListVersion(list_version=self.local_list_version)
+
+    @on(Action.reserve_now)
+    def on_reserve_now(self, connector_id, expiry_date, id_tag, reservation_id, **kwargs):
+        return call_result.ReserveNow(status=ReservationStatus.accepted)
+
+    @on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id, **kwargs):
+        return call_result.CancelReservation(status=CancelReservationStatus.accepted)
+
+    @on(Action.update_firmware)
+    def on_update_firmware(self, location, retrieve_date, **kwargs):
+        return call_result.UpdateFirmware()
+
+    @on(Action.get_diagnostics)
+    def on_get_diagnostics(self, location, **kwargs):
+        return call_result.GetDiagnostics(file_name="diagnostics.zip")
 
     @on(Action.trigger_message)
     def on_trigger_message(self, requested_message, connector_id=None, **kwargs):

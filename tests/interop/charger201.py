@@ -19,7 +19,8 @@ Flow (any unexpected answer ends the run with a message on stderr and exit statu
      its small device model. Prints `DONE` and exits 0 once both happened.
 
 While connected it also answers RequestStopTransaction, SetVariables, GetBaseReport, Reset,
-ChangeAvailability, UnlockConnector, TriggerMessage and ClearCache. Every frame is logged to stderr.
+ChangeAvailability, UnlockConnector, TriggerMessage, ClearCache, SendLocalList, GetLocalListVersion,
+ReserveNow, CancelReservation, UpdateFirmware and GetLog (all Accepted). Every frame is logged to stderr.
 
 Exit status: 0 on DONE, 1 on an unexpected answer or the overall timeout, 2 when the websocket
 cannot be opened.
@@ -41,17 +42,22 @@ from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import (
     Action,
     AuthorizationStatusEnumType,
+    CancelReservationStatusEnumType,
     ChangeAvailabilityStatusEnumType,
     ClearCacheStatusEnumType,
     ConnectorStatusEnumType,
     GenericDeviceModelStatusEnumType,
     GetVariableStatusEnumType,
+    LogStatusEnumType,
     RegistrationStatusEnumType,
     RequestStartStopStatusEnumType,
+    ReserveNowStatusEnumType,
     ResetStatusEnumType,
+    SendLocalListStatusEnumType,
     SetVariableStatusEnumType,
     TriggerMessageStatusEnumType,
     UnlockStatusEnumType,
+    UpdateFirmwareStatusEnumType,
 )
 
 VENDOR = "InteropPy201"
@@ -135,6 +141,7 @@ class InteropChargingStation(ChargePoint):
             ("SampledDataCtrlr", "TxUpdatedInterval"): "60",
         }
         self.remote_started = False
+        self.local_list_version = 0
         # Resolved once the remote session is over and once GetVariables was answered.
         self.remote_session = asyncio.get_running_loop().create_future()
         self.variables_read = asyncio.get_running_loop().create_future()
@@ -339,6 +346,32 @@ class InteropChargingStation(ChargePoint):
     @on(Action.clear_cache)
     def on_clear_cache(self, **kwargs):
         return call_result.ClearCache(status=ClearCacheStatusEnumType.accepted)
+
+    @on(Action.send_local_list)
+    def on_send_local_list(self, version_number, update_type, **kwargs):
+        # ocpp has checked the request against SendLocalListRequest.json before this runs.
+        self.local_list_version = version_number
+        return call_result.SendLocalList(status=SendLocalListStatusEnumType.accepted)
+
+    @on(Action.get_local_list_version)
+    def on_get_local_list_version(self, **kwargs):
+        return call_result.GetLocalListVersion(version_number=self.local_list_version)
+
+    @on(Action.reserve_now)
+    def on_reserve_now(self, id, expiry_date_time, id_token, **kwargs):
+        return call_result.ReserveNow(status=ReserveNowStatusEnumType.accepted)
+
+    @on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id, **kwargs):
+        return call_result.CancelReservation(status=CancelReservationStatusEnumType.accepted)
+
+    @on(Action.update_firmware)
+    def on_update_firmware(self, request_id, firmware, **kwargs):
+        return call_result.UpdateFirmware(status=UpdateFirmwareStatusEnumType.accepted)
+
+    @on(Action.get_log)
+    def on_get_log(self, log_type, request_id, log, **kwargs):
+        return call_result.GetLog(status=LogStatusEnumType.accepted, filename="diagnostics.zip")
 
 
 async def run(args) -> None:

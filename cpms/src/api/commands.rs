@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::{ApiError, ApiState};
+use crate::core::ReservationRequest;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -185,6 +186,46 @@ struct GetBaseReport {
     request_id: Option<i32>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReserveNow {
+    id_token: String,
+    expiry_date: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    evse_id: Option<i32>,
+    #[serde(default)]
+    reservation_id: Option<i32>,
+    #[serde(default)]
+    group_id_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelReservation {
+    reservation_id: i32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateFirmware {
+    location: String,
+    retrieve_date: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    retries: Option<i32>,
+    #[serde(default)]
+    retry_interval: Option<i32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetDiagnostics {
+    location: String,
+    #[serde(default)]
+    start_time: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    stop_time: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// A fresh positive id for requests whose answers come back later (remoteStartId, requestId);
 /// random, so ids from before a restart are not reused.
 fn request_id() -> i32 {
@@ -299,6 +340,43 @@ fn parse(name: &str, bytes: &Bytes) -> Result<Command, ApiError> {
                 .to_owned(),
             }
         }
+        "get-local-list-version" => Command::GetLocalListVersion,
+        "reserve-now" => {
+            let b: ReserveNow = body(bytes)?;
+            Command::ReserveNow {
+                // Random like remoteStartId when the operator gives none; `send` refuses an id
+                // the station already has from us.
+                reservation_id: b.reservation_id.unwrap_or_else(request_id),
+                evse: b.evse_id.filter(|id| *id > 0).map(evse).transpose()?,
+                id_token: b.id_token,
+                group_id_token: b.group_id_token,
+                expiry_date: b.expiry_date,
+            }
+        }
+        "cancel-reservation" => Command::CancelReservation {
+            reservation_id: body::<CancelReservation>(bytes)?.reservation_id,
+        },
+        "update-firmware" => {
+            let b: UpdateFirmware = body(bytes)?;
+            Command::UpdateFirmware {
+                request_id: request_id(),
+                location: b.location,
+                retrieve_date: b.retrieve_date,
+                retries: b.retries,
+                retry_interval: b.retry_interval,
+            }
+        }
+        "get-diagnostics" => {
+            let b: GetDiagnostics = body(bytes)?;
+            Command::GetDiagnostics {
+                request_id: request_id(),
+                location: b.location,
+                start_time: b.start_time,
+                stop_time: b.stop_time,
+            }
+        }
+        "clear-charging-profile" => super::charging_profiles::clear_command(bytes)?,
+        "get-composite-schedule" => super::charging_profiles::composite_command(bytes)?,
         other => return Err(ApiError::not_found(format!("no command {other}"))),
     })
 }
@@ -319,30 +397,132 @@ pub async fn send(
     {
         *station_transaction_id = state.core.station_transaction_id(*transaction_id).await?;
     }
-    state
+    before_call(&state, &station_id, &command).await?;
+    let reply = state
         .gateway
-        .call(&station_id, command)
+        .call(&station_id, command.clone())
         .await
-        .map(Json)
-        .map_err(|e| {
-            let status = match &e {
-                CommandError::Offline(_) => StatusCode::CONFLICT,
-                CommandError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-                CommandError::Unsupported(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                CommandError::CallError { .. }
-                | CommandError::InvalidReply(_)
-                | CommandError::Closed => StatusCode::BAD_GATEWAY,
+        .map_err(command_error)?;
+    after_reply(&state, &station_id, &command, &reply).await?;
+    super::charging_profiles::after_reply(&state, &station_id, &command, &reply).await?;
+    Ok(Json(reply))
+}
+
+/// Checks what the core must check before a reservation reaches the station: a token the
+/// station's OCPP version can carry (400) and a reservation id it does not have yet (409).
+async fn before_call(
+    state: &ApiState,
+    station_id: &str,
+    command: &Command,
+) -> Result<(), ApiError> {
+    if let Command::ReserveNow {
+        reservation_id,
+        id_token,
+        group_id_token,
+        ..
+    } = command
+    {
+        state
+            .core
+            .check_token_for_station(station_id, id_token)
+            .await?;
+        if let Some(group) = group_id_token {
+            state
+                .core
+                .check_token_for_station(station_id, group)
+                .await?;
+        }
+        state
+            .core
+            .check_reservation_id_free(station_id, *reservation_id)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Stores what the station's answer changed: a reservation with its status, a cancelled
+/// reservation, the requestId of an accepted firmware update or log upload.
+async fn after_reply(
+    state: &ApiState,
+    station_id: &str,
+    command: &Command,
+    reply: &CommandReply,
+) -> Result<(), ApiError> {
+    let status = match reply {
+        CommandReply::Status { status } => Some(status.as_str()),
+        CommandReply::Log { status, .. } => status.as_deref(),
+        _ => None,
+    };
+    match (command, status) {
+        (
+            Command::ReserveNow {
+                reservation_id,
+                evse,
+                id_token,
+                group_id_token,
+                expiry_date,
+            },
+            Some(status),
+        ) => {
+            let request = ReservationRequest {
+                reservation_id: *reservation_id,
+                evse_id: evse.map(|e| e.evse_id),
+                id_token: id_token.clone(),
+                group_id_token: group_id_token.clone(),
+                expiry_date: *expiry_date,
             };
-            let code = match &e {
-                CommandError::Offline(_) => "station_offline",
-                CommandError::Timeout(_) => "station_timeout",
-                CommandError::Unsupported(_) => "unsupported",
-                CommandError::CallError { .. } => "station_call_error",
-                CommandError::InvalidReply(_) => "station_invalid_reply",
-                CommandError::Closed => "station_disconnected",
-            };
-            ApiError::new(status, code, e.to_string())
-        })
+            state
+                .core
+                .record_reservation(station_id, request, status)
+                .await?;
+        }
+        (Command::CancelReservation { reservation_id }, Some("Accepted")) => {
+            state
+                .core
+                .cancel_reservation(station_id, *reservation_id)
+                .await?;
+        }
+        // 1.6 answers UpdateFirmware without a status (reported here as Accepted); 2.0.1 L01
+        // also has AcceptedCanceled (a running update was cancelled for this one).
+        (Command::UpdateFirmware { request_id, .. }, Some(s)) if s.starts_with("Accepted") => {
+            state
+                .core
+                .record_progress_request(station_id, Some(*request_id), None)
+                .await?;
+        }
+        // 1.6 GetDiagnostics has no status: any answer is acceptance (§6.27).
+        (Command::GetDiagnostics { request_id, .. }, s)
+            if s.is_none_or(|s| s.starts_with("Accepted")) =>
+        {
+            state
+                .core
+                .record_progress_request(station_id, None, Some(*request_id))
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The HTTP answer for a command the station did not answer properly.
+pub(super) fn command_error(e: CommandError) -> ApiError {
+    let status = match &e {
+        CommandError::Offline(_) => StatusCode::CONFLICT,
+        CommandError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        CommandError::Unsupported(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        CommandError::CallError { .. } | CommandError::InvalidReply(_) | CommandError::Closed => {
+            StatusCode::BAD_GATEWAY
+        }
+    };
+    let code = match &e {
+        CommandError::Offline(_) => "station_offline",
+        CommandError::Timeout(_) => "station_timeout",
+        CommandError::Unsupported(_) => "unsupported",
+        CommandError::CallError { .. } => "station_call_error",
+        CommandError::InvalidReply(_) => "station_invalid_reply",
+        CommandError::Closed => "station_disconnected",
+    };
+    ApiError::new(status, code, e.to_string())
 }
 
 #[cfg(test)]

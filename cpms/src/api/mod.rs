@@ -3,9 +3,11 @@
 //! Handlers are typed (extractors in, `Json<T>` out) so an OpenAPI document can be derived later.
 //! Errors are JSON `{"error": code, "message": text}` with the matching HTTP status.
 
+mod charging_profiles;
 mod commands;
 mod device_model;
 mod id_tokens;
+mod local_lists;
 mod stations;
 mod transactions;
 
@@ -43,6 +45,22 @@ pub fn router(state: ApiState) -> Router {
         .route("/stations/{id}/variables", get(device_model::variables))
         .route("/stations/{id}/events", get(device_model::events))
         .route("/stations/{id}/commands/{command}", post(commands::send))
+        .route(
+            "/stations/{id}/charging-profiles",
+            get(charging_profiles::list).post(charging_profiles::set),
+        )
+        .route(
+            "/stations/{id}/charging-profiles/{profile_id}",
+            axum::routing::delete(charging_profiles::delete),
+        )
+        .route(
+            "/stations/{id}/local-list",
+            get(local_lists::get).post(local_lists::send),
+        )
+        .route(
+            "/stations/{id}/reservations",
+            get(local_lists::reservations),
+        )
         .route("/transactions", get(transactions::list))
         .route("/transactions/{id}", get(transactions::get))
         .route("/id-tokens", get(id_tokens::list).post(id_tokens::create))

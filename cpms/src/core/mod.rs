@@ -6,7 +6,10 @@
 //! operator API reads and writes through the same type.
 
 mod authorization;
+mod charging_profiles;
 mod device_model;
+mod local_lists;
+mod reservations;
 mod stations;
 mod transaction_events;
 mod transactions;
@@ -26,7 +29,10 @@ use crate::config::UnknownStations;
 use crate::events::EventBus;
 
 pub use authorization::{IdTokenRecord, IdTokenStatus};
+pub use charging_profiles::ChargingProfileRecord;
 pub use device_model::{DeviceVariableRecord, StationEventRecord};
+pub use local_lists::{LocalListPlan, LocalListRecord};
+pub use reservations::{ReservationRecord, ReservationRequest};
 pub use stations::{ConnectorRecord, SecurityProfile, StationRecord, StationUpdate};
 pub use transactions::{MeterSampleRecord, TransactionFilter, TransactionRecord, TransactionState};
 
@@ -184,7 +190,15 @@ impl StationBackend for Core {
         station_id: &str,
         start: TransactionStart,
     ) -> Result<TransactionStarted, BackendError> {
-        Ok(self.begin_transaction(station_id, start).await?)
+        let reservation_id = start.reservation_id;
+        let started = self.begin_transaction(station_id, start).await?;
+        // OCPP 1.6 §5.13: a transaction started with a reservationId consumes the reservation.
+        if let Some(reservation_id) = reservation_id {
+            let tx = i32::try_from(started.transaction_id).ok();
+            self.set_reservation_status(station_id, reservation_id, "Used", tx)
+                .await?;
+        }
+        Ok(started)
     }
 
     async fn meter_values(
@@ -218,15 +232,36 @@ impl StationBackend for Core {
         })
     }
 
-    async fn firmware_status(&self, station_id: &str, status: &str) -> Result<(), BackendError> {
+    async fn firmware_status(
+        &self,
+        station_id: &str,
+        status: &str,
+        request_id: Option<i32>,
+    ) -> Result<(), BackendError> {
         Ok(self
-            .record_station_progress(station_id, Some(status), None)
+            .record_station_progress(station_id, Some(status), None, request_id)
             .await?)
     }
 
-    async fn diagnostics_status(&self, station_id: &str, status: &str) -> Result<(), BackendError> {
+    async fn diagnostics_status(
+        &self,
+        station_id: &str,
+        status: &str,
+        request_id: Option<i32>,
+    ) -> Result<(), BackendError> {
         Ok(self
-            .record_station_progress(station_id, None, Some(status))
+            .record_station_progress(station_id, None, Some(status), request_id)
+            .await?)
+    }
+
+    async fn reservation_status(
+        &self,
+        station_id: &str,
+        reservation_id: i32,
+        status: &str,
+    ) -> Result<(), BackendError> {
+        Ok(self
+            .set_reservation_status(station_id, reservation_id, status, None)
             .await?)
     }
 
@@ -235,7 +270,16 @@ impl StationBackend for Core {
         station_id: &str,
         event: ocpp_gateway::port::TransactionEventReport,
     ) -> Result<Option<TokenVerdict>, BackendError> {
-        Ok(self.apply_transaction_event(station_id, event).await?)
+        let reservation = event
+            .reservation_id
+            .map(|r| (r, event.station_transaction_id.clone()));
+        let verdict = self.apply_transaction_event(station_id, event).await?;
+        // 2.0.1 H01: the TransactionEvent carrying reservationId consumes the reservation.
+        if let Some((reservation_id, station_tx)) = reservation {
+            self.reservation_used_by_station_tx(station_id, reservation_id, &station_tx)
+                .await?;
+        }
+        Ok(verdict)
     }
 
     async fn device_report(

@@ -42,6 +42,12 @@ pub struct StationRecord {
     pub firmware_status: Option<String>,
     /// Last diagnostics status notification.
     pub diagnostics_status: Option<String>,
+    /// requestId of the firmware update the status belongs to (sent in UpdateFirmware; echoed
+    /// by 2.0.1 FirmwareStatusNotification).
+    pub firmware_request_id: Option<i32>,
+    /// requestId of the log upload the status belongs to (sent in GetLog; echoed by 2.0.1
+    /// LogStatusNotification).
+    pub diagnostics_request_id: Option<i32>,
     /// Last sign of life.
     pub last_seen: Option<DateTime<Utc>>,
     /// Last boot.
@@ -197,6 +203,8 @@ impl From<station::Model> for StationRecord {
             protocol: m.protocol,
             firmware_status: m.firmware_status,
             diagnostics_status: m.diagnostics_status,
+            firmware_request_id: m.firmware_request_id,
+            diagnostics_request_id: m.diagnostics_request_id,
             last_seen: m.last_seen,
             last_boot: m.last_boot,
             created_at: m.created_at,
@@ -239,6 +247,8 @@ impl Core {
             security_profile: Set(security_profile_to_db(SecurityProfile::default())),
             firmware_status: Set(None),
             diagnostics_status: Set(None),
+            firmware_request_id: Set(None),
+            diagnostics_request_id: Set(None),
             last_seen: Set(None),
             last_boot: Set(None),
             created_at: Set(now),
@@ -463,15 +473,24 @@ impl Core {
         station_id: &str,
         firmware: Option<&str>,
         diagnostics: Option<&str>,
+        request_id: Option<i32>,
     ) -> Result<(), CoreError> {
         let mut update = station::Entity::update_many()
             .col_expr(station::Column::LastSeen, self.now().into())
             .filter(station::Column::Id.eq(station_id));
+        // 2.0.1 L01/N01: the notification echoes the requestId of the UpdateFirmware or GetLog
+        // it reports on; 1.6 notifications carry none, and keep the id the command stored.
         if let Some(f) = firmware {
             update = update.col_expr(station::Column::FirmwareStatus, f.into());
+            if let Some(id) = request_id {
+                update = update.col_expr(station::Column::FirmwareRequestId, id.into());
+            }
         }
         if let Some(d) = diagnostics {
             update = update.col_expr(station::Column::DiagnosticsStatus, d.into());
+            if let Some(id) = request_id {
+                update = update.col_expr(station::Column::DiagnosticsRequestId, id.into());
+            }
         }
         update.exec(&self.db).await?;
         Ok(())

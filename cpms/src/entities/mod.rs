@@ -5,10 +5,14 @@
 //! hold portably (statuses, energy as `rust_decimal`) is kept here as text and
 //! parsed by the core, so these types stay a plain picture of the rows.
 
+pub mod charging_profile;
 pub mod connector;
 pub mod device_variable;
 pub mod id_token;
+pub mod local_list;
+pub mod local_list_entry;
 pub mod meter_sample;
+pub mod reservation;
 pub mod setting;
 pub mod station;
 pub mod station_event;

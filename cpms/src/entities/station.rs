@@ -39,6 +39,10 @@ pub struct Model {
     pub firmware_status: Option<String>,
     /// Last DiagnosticsStatusNotification status.
     pub diagnostics_status: Option<String>,
+    /// requestId of the last UpdateFirmware sent, or of the last 2.0.1 FirmwareStatusNotification.
+    pub firmware_request_id: Option<i32>,
+    /// requestId of the last GetLog sent, or of the last 2.0.1 LogStatusNotification.
+    pub diagnostics_request_id: Option<i32>,
     /// When the station last sent anything.
     pub last_seen: Option<DateTimeUtc>,
     /// When the station last sent a BootNotification.

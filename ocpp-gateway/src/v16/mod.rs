@@ -7,6 +7,7 @@
 
 pub(crate) mod commands;
 mod handlers;
+mod smart_charging;
 
 use std::future::Future;
 

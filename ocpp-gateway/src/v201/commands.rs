@@ -3,26 +3,33 @@
 //! becomes a [`CommandReply`]. Commands that only 1.6 has (ChangeConfiguration, GetConfiguration)
 //! are refused before anything is sent.
 
+use rust_ocpp::v2_0_1::datatypes::authorization_data::AuthorizationData;
 use rust_ocpp::v2_0_1::datatypes::component_type::ComponentType;
 use rust_ocpp::v2_0_1::datatypes::evse_type::EVSEType;
+use rust_ocpp::v2_0_1::datatypes::firmware_type::FirmwareType;
 use rust_ocpp::v2_0_1::datatypes::get_variable_data_type::GetVariableDataType;
 use rust_ocpp::v2_0_1::datatypes::id_token_type::IdTokenType;
+use rust_ocpp::v2_0_1::datatypes::log_parameters_type::LogParametersType;
 use rust_ocpp::v2_0_1::datatypes::set_variable_data_type::SetVariableDataType;
 use rust_ocpp::v2_0_1::datatypes::variable_type::VariableType;
 use rust_ocpp::v2_0_1::enumerations::attribute_enum_type::AttributeEnumType;
 use rust_ocpp::v2_0_1::enumerations::id_token_enum_type::IdTokenEnumType;
+use rust_ocpp::v2_0_1::enumerations::log_enum_type::LogEnumType;
 use rust_ocpp::v2_0_1::enumerations::message_trigger_enum_type::MessageTriggerEnumType;
 use rust_ocpp::v2_0_1::enumerations::operational_status_enum_type::OperationalStatusEnumType;
 use rust_ocpp::v2_0_1::enumerations::report_base_enum_type::ReportBaseEnumType;
 use rust_ocpp::v2_0_1::enumerations::reset_enum_type::ResetEnumType;
+use rust_ocpp::v2_0_1::enumerations::update_enum_type::UpdateEnumType;
 use rust_ocpp::v2_0_1::messages as m;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{decode, wire_name, Pdu};
+use super::handlers::{check_id_token, id_token_info};
+use super::{decode, max_len, wire_name, Pdu};
 use crate::port::{
-    Command, CommandError, CommandReply, EvseRef, ResetKind, VariableRef, VariableResult,
+    Command, CommandError, CommandReply, EvseRef, LocalListEntry, LocalListUpdate, ResetKind,
+    TokenVerdict, VariableRef, VariableResult,
 };
 
 /// The 2.0.1 action name and request payload for a command.
@@ -119,6 +126,25 @@ pub(crate) fn encode(command: &Command) -> Result<(&'static str, Value), Command
             )
         }
         Command::ClearCache => payload("ClearCache", m::clear_cache::ClearCacheRequest {}),
+        Command::SetChargingProfile {
+            evse_id,
+            profile,
+            station_transaction_id,
+        } => super::smart_charging::set_charging_profile(
+            *evse_id,
+            profile,
+            station_transaction_id.as_deref(),
+        ),
+        Command::ClearChargingProfile { criteria } => {
+            super::smart_charging::clear_charging_profile(criteria)
+        }
+        Command::GetCompositeSchedule {
+            evse_id,
+            duration,
+            charging_rate_unit,
+        } => {
+            super::smart_charging::get_composite_schedule(*evse_id, *duration, *charging_rate_unit)
+        }
         Command::GetVariables { variables } => payload(
             "GetVariables",
             m::get_variables::GetVariablesRequest {
@@ -165,6 +191,109 @@ pub(crate) fn encode(command: &Command) -> Result<(&'static str, Value), Command
                 })?,
             },
         ),
+        Command::SendLocalList {
+            version,
+            update_type,
+            entries,
+        } => payload(
+            "SendLocalList",
+            m::send_local_list::SendLocalListRequest {
+                version_number: *version,
+                update_type: match update_type {
+                    LocalListUpdate::Full => UpdateEnumType::Full,
+                    LocalListUpdate::Differential => UpdateEnumType::Differential,
+                },
+                // The 2.0.1 schema gives localAuthorizationList minItems 1: an empty Full list
+                // (clear the list, D01.FR.05) omits the field.
+                local_authorization_list: if entries.is_empty() {
+                    None
+                } else {
+                    Some(
+                        entries
+                            .iter()
+                            .map(authorization_data)
+                            .collect::<Result<_, _>>()?,
+                    )
+                },
+            },
+        ),
+        Command::GetLocalListVersion => payload(
+            "GetLocalListVersion",
+            m::get_local_list_version::GetLocalListVersionRequest {},
+        ),
+        Command::ReserveNow {
+            reservation_id,
+            evse,
+            id_token,
+            group_id_token,
+            expiry_date,
+        } => payload(
+            "ReserveNow",
+            m::reserve_now::ReserveNowRequest {
+                id: *reservation_id,
+                expiry_date_time: *expiry_date,
+                connector_type: None,
+                // 2.0.1 H01: no evseId reserves any EVSE of the station.
+                evse_id: evse.map(|e| e.evse_id).filter(|id| *id > 0),
+                id_token: local_token(id_token)?,
+                group_id_token: group_id_token.as_deref().map(local_token).transpose()?,
+            },
+        ),
+        Command::CancelReservation { reservation_id } => payload(
+            "CancelReservation",
+            m::cancel_reservation::CancelReservationRequest {
+                reservation_id: *reservation_id,
+            },
+        ),
+        Command::UpdateFirmware {
+            request_id,
+            location,
+            retrieve_date,
+            retries,
+            retry_interval,
+        } => {
+            // 2.0.1 FirmwareType.location: string of at most 512 characters.
+            max_len("location", location, 512).map_err(CommandError::Unsupported)?;
+            payload(
+                "UpdateFirmware",
+                m::update_firmware::UpdateFirmwareRequest {
+                    retries: *retries,
+                    retry_interval: *retry_interval,
+                    request_id: *request_id,
+                    firmware: FirmwareType {
+                        location: location.clone(),
+                        retrieve_date_time: *retrieve_date,
+                        install_date_time: None,
+                        signing_certificate: None,
+                        signature: None,
+                    },
+                },
+            )
+        }
+        Command::GetDiagnostics {
+            request_id,
+            location,
+            start_time,
+            stop_time,
+        } => {
+            // 2.0.1 LogParametersType.remoteLocation: string of at most 512 characters.
+            max_len("location", location, 512).map_err(CommandError::Unsupported)?;
+            payload(
+                "GetLog",
+                m::get_log::GetLogRequest {
+                    // N01: the diagnostics log is 1.6 GetDiagnostics' counterpart.
+                    log_type: LogEnumType::DiagnosticsLog,
+                    request_id: *request_id,
+                    retries: None,
+                    retry_interval: None,
+                    log: LogParametersType {
+                        remote_location: location.clone(),
+                        oldest_timestamp: *start_time,
+                        latest_timestamp: *stop_time,
+                    },
+                },
+            )
+        }
         Command::ChangeConfiguration { .. } | Command::GetConfiguration { .. } => {
             Err(CommandError::Unsupported(
                 "OCPP 2.0.1 stations have no configuration keys; use get-variables and \
@@ -173,6 +302,36 @@ pub(crate) fn encode(command: &Command) -> Result<(&'static str, Value), Command
             ))
         }
     }
+}
+
+/// An operator token as the station will see it presented: the id tokens of the CPMS are RFID
+/// cards, so local list entries and reservations name them as `ISO14443` (2.0.1 IdTokenEnumType).
+/// A station matches a presented token on value and type (C03), so `Central`, which RemoteStart
+/// uses, would never match a card. idToken is at most 36 characters (IdTokenType).
+fn local_token(id_token: &str) -> Result<IdTokenType, CommandError> {
+    let token = IdTokenType {
+        id_token: id_token.to_owned(),
+        kind: IdTokenEnumType::ISO14443,
+        additional_info: None,
+    };
+    // rust-ocpp's 2.0.1 IdTokenType declares no length limit; the schema's is checked here.
+    check_id_token(&token).map_err(CommandError::Unsupported)?;
+    Ok(token)
+}
+
+/// A 2.0.1 local list entry; idTokenInfo absent when a Differential update removes the token
+/// (D01.FR.17).
+fn authorization_data(entry: &LocalListEntry) -> Result<AuthorizationData, CommandError> {
+    Ok(AuthorizationData {
+        id_token: local_token(&entry.id_token)?,
+        id_token_info: entry.status.map(|status| {
+            id_token_info(&TokenVerdict {
+                status,
+                expiry_date: entry.expiry_date,
+                group_id_token: entry.group_id_token.clone(),
+            })
+        }),
+    })
 }
 
 fn parse_enum<T: DeserializeOwned>(name: &str) -> Option<T> {
@@ -251,7 +410,18 @@ plain_pdu!(
     m::clear_cache::ClearCacheResponse,
     m::set_variables::SetVariablesResponse,
     m::get_base_report::GetBaseReportResponse,
+    m::send_local_list::SendLocalListResponse,
+    m::get_local_list_version::GetLocalListVersionResponse,
+    m::reserve_now::ReserveNowResponse,
+    m::cancel_reservation::CancelReservationResponse,
+    m::update_firmware::UpdateFirmwareResponse,
 );
+
+impl Pdu for m::get_log::GetLogResponse {
+    fn check(&self) -> Result<(), String> {
+        validator::Validate::validate(self).map_err(|e| e.to_string())
+    }
+}
 
 impl Pdu for m::get_variables::GetVariablesResponse {
     fn check(&self) -> Result<(), String> {
@@ -317,6 +487,31 @@ pub(crate) fn decode_reply(
         "GetBaseReport" => status(wire_name(
             &parsed::<m::get_base_report::GetBaseReportResponse>(station_id, reply)?.status,
         )),
+        "SendLocalList" => status(wire_name(
+            &parsed::<m::send_local_list::SendLocalListResponse>(station_id, reply)?.status,
+        )),
+        "ReserveNow" => status(wire_name(
+            &parsed::<m::reserve_now::ReserveNowResponse>(station_id, reply)?.status,
+        )),
+        "CancelReservation" => status(wire_name(
+            &parsed::<m::cancel_reservation::CancelReservationResponse>(station_id, reply)?.status,
+        )),
+        "UpdateFirmware" => status(wire_name(
+            &parsed::<m::update_firmware::UpdateFirmwareResponse>(station_id, reply)?.status,
+        )),
+        "GetLocalListVersion" => Ok(CommandReply::LocalListVersion {
+            list_version: parsed::<m::get_local_list_version::GetLocalListVersionResponse>(
+                station_id, reply,
+            )?
+            .version_number,
+        }),
+        "GetLog" => {
+            let r: m::get_log::GetLogResponse = parsed(station_id, reply)?;
+            Ok(CommandReply::Log {
+                status: Some(wire_name(&r.status)),
+                file_name: r.filename,
+            })
+        }
         "GetVariables" => {
             let r: m::get_variables::GetVariablesResponse = parsed(station_id, reply)?;
             Ok(CommandReply::Variables {
@@ -345,9 +540,13 @@ pub(crate) fn decode_reply(
                     .collect(),
             })
         }
-        other => Err(CommandError::InvalidReply(format!(
-            "no decoder for {other}"
-        ))),
+        other => {
+            super::smart_charging::decode_reply(station_id, other, reply).unwrap_or_else(|| {
+                Err(CommandError::InvalidReply(format!(
+                    "no decoder for {other}"
+                )))
+            })
+        }
     }
 }
 
@@ -381,6 +580,29 @@ mod tests {
                 station_transaction_id: None
             })
         );
+    }
+
+    #[test]
+    fn an_empty_full_list_omits_the_list_and_long_tokens_are_refused() {
+        // The 2.0.1 schema gives localAuthorizationList minItems 1.
+        let (_, payload) = encode(&Command::SendLocalList {
+            version: 4,
+            update_type: LocalListUpdate::Full,
+            entries: vec![],
+        })
+        .unwrap();
+        assert_eq!(payload, json!({"versionNumber": 4, "updateType": "Full"}));
+        let long = Command::SendLocalList {
+            version: 5,
+            update_type: LocalListUpdate::Differential,
+            entries: vec![LocalListEntry {
+                id_token: "X".repeat(37),
+                status: None,
+                expiry_date: None,
+                group_id_token: None,
+            }],
+        };
+        assert!(matches!(encode(&long), Err(CommandError::Unsupported(_))));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub(crate) mod commands;
 mod handlers;
+mod smart_charging;
 
 use std::future::Future;
 
@@ -93,7 +94,6 @@ const KNOWN_UNSUPPORTED: &[&str] = &[
     "NotifyMonitoringReport",
     "PublishFirmwareStatusNotification",
     "ReportChargingProfiles",
-    "ReservationStatusUpdate",
     "SignCertificate",
 ];
 
@@ -116,6 +116,7 @@ pub(crate) async fn handle_call(
         "MeterValues" => run(ctx, payload, meter_values::handle).await,
         "NotifyEvent" => run(ctx, payload, notify_event::handle).await,
         "NotifyReport" => run(ctx, payload, notify_report::handle).await,
+        "ReservationStatusUpdate" => run(ctx, payload, reservation_status_update::handle).await,
         "SecurityEventNotification" => run(ctx, payload, security_event_notification::handle).await,
         "StatusNotification" => run(ctx, payload, status_notification::handle).await,
         "TransactionEvent" => run(ctx, payload, transaction_event::handle).await,

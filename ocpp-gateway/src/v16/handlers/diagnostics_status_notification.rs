@@ -13,7 +13,7 @@ pub(crate) async fn handle(
     req: DiagnosticsStatusNotificationRequest,
 ) -> Result<DiagnosticsStatusNotificationResponse, BackendError> {
     ctx.backend
-        .diagnostics_status(&ctx.station_id, &wire_name(&req.status))
+        .diagnostics_status(&ctx.station_id, &wire_name(&req.status), None)
         .await?;
     Ok(DiagnosticsStatusNotificationResponse {})
 }

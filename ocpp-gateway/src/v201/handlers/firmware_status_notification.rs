@@ -15,7 +15,7 @@ pub(crate) async fn handle(
     req: FirmwareStatusNotificationRequest,
 ) -> Result<FirmwareStatusNotificationResponse, BackendError> {
     ctx.backend
-        .firmware_status(&ctx.station_id, &wire_name(&req.status))
+        .firmware_status(&ctx.station_id, &wire_name(&req.status), req.request_id)
         .await?;
     Ok(FirmwareStatusNotificationResponse {})
 }

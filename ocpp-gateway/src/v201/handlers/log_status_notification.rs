@@ -15,7 +15,7 @@ pub(crate) async fn handle(
     req: LogStatusNotificationRequest,
 ) -> Result<LogStatusNotificationResponse, BackendError> {
     ctx.backend
-        .diagnostics_status(&ctx.station_id, &wire_name(&req.status))
+        .diagnostics_status(&ctx.station_id, &wire_name(&req.status), req.request_id)
         .await?;
     Ok(LogStatusNotificationResponse {})
 }

@@ -10,6 +10,7 @@ pub(crate) mod log_status_notification;
 pub(crate) mod meter_values;
 pub(crate) mod notify_event;
 pub(crate) mod notify_report;
+pub(crate) mod reservation_status_update;
 pub(crate) mod security_event_notification;
 pub(crate) mod status_notification;
 pub(crate) mod transaction_event;
