@@ -181,13 +181,26 @@ impl Listener for TlsListener {
     }
 }
 
+/// TLS handshakes in progress at once. Each costs a task and a few KiB for up to
+/// [`HANDSHAKE_TIMEOUT`]; past this many, accepting waits (the kernel's backlog holds the rest), so
+/// a flood of silent connections cannot grow memory without bound.
+pub const MAX_CONCURRENT_HANDSHAKES: usize = 1024;
+
 /// Accepts TCP connections until the listener is dropped; each handshake runs in its own task.
 async fn accept_loop(
     tcp: TcpListener,
     acceptor: TlsAcceptor,
     ready: mpsc::Sender<(TlsStream<TcpStream>, Peer)>,
 ) {
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_HANDSHAKES));
     loop {
+        let permit = tokio::select! {
+            _ = ready.closed() => return,
+            permit = handshakes.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
         let (stream, addr) = tokio::select! {
             _ = ready.closed() => return,
             accepted = tcp.accept() => match accepted {
@@ -204,18 +217,19 @@ async fn accept_loop(
         let acceptor = acceptor.clone();
         let ready = ready.clone();
         tokio::spawn(async move {
-            let stream =
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(e)) => {
-                        tracing::warn!(peer = %addr, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::warn!(peer = %addr, "TLS handshake timed out");
-                        return;
-                    }
-                };
+            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+            drop(permit);
+            let stream = match handshake {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::warn!(peer = %addr, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::warn!(peer = %addr, "TLS handshake timed out");
+                    return;
+                }
+            };
             let client_cert_cn = stream
                 .get_ref()
                 .1
