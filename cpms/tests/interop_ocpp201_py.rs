@@ -1,8 +1,9 @@
 //! Interop with a charging-station library we did not write: the `ocpp` package from PyPI (2.1.0),
 //! which validates every message it sends and receives against the official OCPP 2.0.1 JSON
 //! schemas, runs `tests/interop/charger201.py` as a 2.0.1 station against the real `cpms` binary:
-//! a full TransactionEvent session, then a RequestStartTransaction and a GetVariables sent through
-//! the operator API.
+//! a full TransactionEvent session, then smart charging (SetChargingProfile, GetCompositeSchedule,
+//! ClearChargingProfile), a RequestStartTransaction and a GetVariables sent through the operator
+//! API.
 //!
 //! Needs a Python with `tests/interop/requirements.txt` installed: the one named by
 //! `CPMS_TEST_PYTHON` (then every failure to use it fails the test), else `<workspace>/.venv`'s if it
@@ -136,6 +137,7 @@ async fn run_charger(python: &Path, dir: &Path, server: &Server, api: &Api) -> R
                     // Before remote-start: the station leaves once that session and
                     // GetVariables are done.
                     schema_checked_commands(api).await?;
+                    smart_charging(api).await?;
                     remote_start(api).await?;
                     get_variables(api).await?;
                 }
@@ -229,6 +231,98 @@ async fn schema_checked_commands(api: &Api) -> Result<()> {
     ensure!(
         list["list_version"] == 2,
         "local list version should be 2: {list}"
+    );
+    Ok(())
+}
+
+/// A TxDefaultProfile with two periods on EVSE 1.
+fn tx_default_profile() -> Value {
+    json!({"id": 11, "purpose": "TxDefaultProfile", "stack_level": 0, "kind": "Relative",
+        "schedule": {"charging_rate_unit": "A", "min_charging_rate": 6.5,
+            "periods": [{"start_period": 0, "limit": 16},
+                        {"start_period": 1800, "limit": 10.5, "number_phases": 3}]}})
+}
+
+/// A Recurring Daily station maximum on EVSE 0, with its start and validity window.
+fn daily_max_profile() -> Value {
+    json!({"id": 12, "purpose": "ChargingStationMaxProfile", "stack_level": 1, "kind": "Recurring",
+        "recurrency": "Daily", "valid_from": "2025-01-01T00:00:00Z",
+        "valid_to": "2035-01-01T00:00:00Z",
+        "schedule": {"start_schedule": "2025-03-01T22:00:00Z", "duration": 86400,
+            "charging_rate_unit": "W",
+            "periods": [{"start_period": 0, "limit": 22000},
+                        {"start_period": 28800, "limit": 11000.5, "number_phases": 1}]}})
+}
+
+/// Smart charging as an operator does it: install two profiles, list them, read the composite
+/// schedule the station builds from the EVSE 1 profile, clear both. The `ocpp` package checks
+/// SetChargingProfile, ClearChargingProfile and GetCompositeSchedule against the 2.0.1 schemas, so
+/// an Accepted answer means our payloads are valid.
+async fn smart_charging(api: &Api) -> Result<()> {
+    let path = format!("/api/stations/{STATION_ID}/charging-profiles");
+    let installed = [(1, tx_default_profile()), (0, daily_max_profile())];
+    for (evse_id, profile) in &installed {
+        let body = json!({"evse_id": evse_id, "profile": profile});
+        let (status, answer) = api.post(&path, &body).await?;
+        ensure!(
+            status == StatusCode::CREATED
+                && answer["status"] == "Accepted"
+                && answer["installed"]["evse_id"] == *evse_id
+                && answer["installed"]["profile"] == *profile
+                && answer["installed"]["installed_at"].is_string(),
+            "POST {path} {body}: expected 201 with the installed profile, got {status} {answer}"
+        );
+    }
+    ensure_profiles(api, &installed).await?;
+
+    let composite = format!("/api/stations/{STATION_ID}/commands/get-composite-schedule");
+    let (status, answer) = api
+        .post(&composite, &json!({"evse_id": 1, "duration": 3600}))
+        .await?;
+    let start = &answer["composite"]["schedule_start"];
+    ensure!(
+        status == StatusCode::OK && start.is_string(),
+        "POST {composite}: expected 200 with a composite schedule, got {status} {answer}"
+    );
+    // The station's composite is the EVSE 1 profile cut to the hour asked for; 2.0.1 has no
+    // minChargingRate in a composite schedule.
+    let expected = json!({"status": "Accepted", "composite": {"evse_id": 1,
+        "schedule_start": start, "schedule": {"duration": 3600, "start_schedule": start,
+            "charging_rate_unit": "A",
+            "periods": tx_default_profile()["schedule"]["periods"]}}});
+    ensure!(
+        answer == expected,
+        "POST {composite}: expected {expected}, got {answer}"
+    );
+
+    let (status, answer) = api.delete(&format!("{path}/12")).await?;
+    ensure!(
+        status == StatusCode::OK && answer == json!({"status": "Accepted", "removed": 1}),
+        "DELETE {path}/12: expected 200 with 1 removed, got {status} {answer}"
+    );
+    ensure_profiles(api, &installed[..1]).await?;
+    let (status, answer) = api.delete(&format!("{path}/11")).await?;
+    ensure!(
+        status == StatusCode::OK && answer == json!({"status": "Accepted", "removed": 1}),
+        "DELETE {path}/11: expected 200 with 1 removed, got {status} {answer}"
+    );
+    ensure_profiles(api, &[]).await
+}
+
+/// The CPMS lists exactly `expected` (evse id, profile) as installed, in any order.
+async fn ensure_profiles(api: &Api, expected: &[(i32, Value)]) -> Result<()> {
+    let list = api
+        .get_ok(&format!("/api/stations/{STATION_ID}/charging-profiles"))
+        .await?;
+    let items = list["items"]
+        .as_array()
+        .with_context(|| format!("charging-profiles items should be an array: {list}"))?;
+    ensure!(
+        items.len() == expected.len()
+            && expected.iter().all(|(evse_id, profile)| items
+                .iter()
+                .any(|i| i["evse_id"] == *evse_id && i["profile"] == *profile)),
+        "charging-profiles should list {expected:?}: {list}"
     );
     Ok(())
 }
@@ -481,6 +575,11 @@ struct Api {
 impl Api {
     async fn post(&self, path: &str, body: &Value) -> Result<(StatusCode, Value)> {
         let request = self.client.post(format!("{}{path}", self.base)).json(body);
+        self.send(request, path).await
+    }
+
+    async fn delete(&self, path: &str) -> Result<(StatusCode, Value)> {
+        let request = self.client.delete(format!("{}{path}", self.base));
         self.send(request, path).await
     }
 

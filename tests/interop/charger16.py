@@ -24,7 +24,11 @@ Flow (any unexpected answer ends the run with a message on stderr and exit statu
 While connected it also answers GetConfiguration, ChangeConfiguration, Reset, TriggerMessage (and
 then sends the triggered message), ClearCache, UnlockConnector, ChangeAvailability,
 RemoteStopTransaction, SendLocalList, GetLocalListVersion, ReserveNow, CancelReservation,
-UpdateFirmware and GetDiagnostics (all Accepted), so other tests can drive the same charger. Every frame is logged to stderr.
+UpdateFirmware and GetDiagnostics (all Accepted), so other tests can drive the same charger. It keeps
+the charging profiles that SetChargingProfile installs (Accepted), removes them on
+ClearChargingProfile (Accepted when one matched, else Unknown) and answers GetCompositeSchedule
+from the installed profile with the highest stack level on the connector (Rejected when there is
+none). Every frame is logged to stderr.
 
 Exit status: 0 on DONE, 1 on an unexpected answer or the overall timeout, 2 when the websocket
 cannot be opened.
@@ -33,6 +37,7 @@ cannot be opened.
 import argparse
 import asyncio
 import base64
+import json
 import logging
 import sys
 import traceback
@@ -51,10 +56,13 @@ from ocpp.v16.enums import (
     CancelReservationStatus,
     ChargePointErrorCode,
     ChargePointStatus,
+    ChargingProfileStatus,
     ClearCacheStatus,
+    ClearChargingProfileStatus,
     ConfigurationStatus,
     DiagnosticsStatus,
     FirmwareStatus,
+    GetCompositeScheduleStatus,
     Measurand,
     MessageTrigger,
     Phase,
@@ -162,6 +170,8 @@ class InteropChargePoint(ChargePoint):
         }
         self.remote_started = False
         self.local_list_version = 0
+        # Installed charging profiles by chargingProfileId: (connectorId, csChargingProfiles).
+        self.charging_profiles = {}
         # Resolved by the RemoteStartTransaction follow-up once its session is over.
         self.remote_session = asyncio.get_running_loop().create_future()
 
@@ -369,6 +379,73 @@ class InteropChargePoint(ChargePoint):
     @on(Action.get_diagnostics)
     def on_get_diagnostics(self, location, **kwargs):
         return call_result.GetDiagnostics(file_name="diagnostics.zip")
+
+    @on(Action.set_charging_profile)
+    def on_set_charging_profile(self, connector_id, cs_charging_profiles, **kwargs):
+        # ocpp has checked the request against SetChargingProfile.json before this runs, reading
+        # its numbers as Decimal; it cannot serialise those back when it checks our
+        # GetCompositeSchedule answer, so the profile is kept with plain JSON numbers.
+        profile = json.loads(json.dumps(cs_charging_profiles, default=float))
+        # OCPP 1.6 §5.16: a profile with the id of an installed one replaces it.
+        self.charging_profiles[profile["charging_profile_id"]] = (connector_id, profile)
+        return call_result.SetChargingProfile(status=ChargingProfileStatus.accepted)
+
+    @on(Action.clear_charging_profile)
+    def on_clear_charging_profile(
+        self,
+        id=None,
+        connector_id=None,
+        charging_profile_purpose=None,
+        stack_level=None,
+        **kwargs,
+    ):
+        # OCPP 1.6 §5.5: an id alone selects; otherwise every criterion given narrows the match.
+        def matches(profile_id, installed):
+            connector, profile = installed
+            if id is not None:
+                return profile_id == id
+            return (
+                (connector_id is None or connector == connector_id)
+                and (
+                    charging_profile_purpose is None
+                    or profile["charging_profile_purpose"] == charging_profile_purpose
+                )
+                and (stack_level is None or profile["stack_level"] == stack_level)
+            )
+
+        cleared = [k for k, v in self.charging_profiles.items() if matches(k, v)]
+        for profile_id in cleared:
+            del self.charging_profiles[profile_id]
+        return call_result.ClearChargingProfile(
+            status=(
+                ClearChargingProfileStatus.accepted
+                if cleared
+                else ClearChargingProfileStatus.unknown
+            )
+        )
+
+    @on(Action.get_composite_schedule)
+    def on_get_composite_schedule(self, connector_id, duration, charging_rate_unit=None, **kwargs):
+        # A deliberately small composite: the top-stack profile installed on this connector, cut to
+        # the requested duration, starting now. Enough for the CSMS to parse a real answer.
+        installed = [p for c, p in self.charging_profiles.values() if c == connector_id]
+        if not installed:
+            return call_result.GetCompositeSchedule(status=GetCompositeScheduleStatus.rejected)
+        profile = max(installed, key=lambda p: p["stack_level"])
+        schedule = profile["charging_schedule"]
+        periods = [p for p in schedule["charging_schedule_period"] if p["start_period"] < duration]
+        start = now()
+        return call_result.GetCompositeSchedule(
+            status=GetCompositeScheduleStatus.accepted,
+            connector_id=connector_id,
+            schedule_start=start,
+            charging_schedule={
+                "duration": duration,
+                "start_schedule": start,
+                "charging_rate_unit": schedule["charging_rate_unit"],
+                "charging_schedule_period": periods,
+            },
+        )
 
     @on(Action.trigger_message)
     def on_trigger_message(self, requested_message, connector_id=None, **kwargs):

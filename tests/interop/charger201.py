@@ -20,7 +20,10 @@ Flow (any unexpected answer ends the run with a message on stderr and exit statu
 
 While connected it also answers RequestStopTransaction, SetVariables, GetBaseReport, Reset,
 ChangeAvailability, UnlockConnector, TriggerMessage, ClearCache, SendLocalList, GetLocalListVersion,
-ReserveNow, CancelReservation, UpdateFirmware and GetLog (all Accepted). Every frame is logged to stderr.
+ReserveNow, CancelReservation, UpdateFirmware and GetLog (all Accepted). It keeps the charging
+profiles that SetChargingProfile installs (Accepted), removes them on ClearChargingProfile (Accepted
+when one matched, else Unknown) and answers GetCompositeSchedule from the installed profile with the
+highest stack level on the EVSE (Rejected when there is none). Every frame is logged to stderr.
 
 Exit status: 0 on DONE, 1 on an unexpected answer or the overall timeout, 2 when the websocket
 cannot be opened.
@@ -44,9 +47,12 @@ from ocpp.v201.enums import (
     AuthorizationStatusEnumType,
     CancelReservationStatusEnumType,
     ChangeAvailabilityStatusEnumType,
+    ChargingProfileStatusEnumType,
     ClearCacheStatusEnumType,
+    ClearChargingProfileStatusEnumType,
     ConnectorStatusEnumType,
     GenericDeviceModelStatusEnumType,
+    GenericStatusEnumType,
     GetVariableStatusEnumType,
     LogStatusEnumType,
     RegistrationStatusEnumType,
@@ -142,6 +148,8 @@ class InteropChargingStation(ChargePoint):
         }
         self.remote_started = False
         self.local_list_version = 0
+        # Installed charging profiles by id: (evseId, chargingProfile).
+        self.charging_profiles = {}
         # Resolved once the remote session is over and once GetVariables was answered.
         self.remote_session = asyncio.get_running_loop().create_future()
         self.variables_read = asyncio.get_running_loop().create_future()
@@ -368,6 +376,66 @@ class InteropChargingStation(ChargePoint):
     @on(Action.update_firmware)
     def on_update_firmware(self, request_id, firmware, **kwargs):
         return call_result.UpdateFirmware(status=UpdateFirmwareStatusEnumType.accepted)
+
+    @on(Action.set_charging_profile)
+    def on_set_charging_profile(self, evse_id, charging_profile, **kwargs):
+        # ocpp has checked the request against SetChargingProfileRequest.json before this runs.
+        # OCPP 2.0.1 K01: a profile with the id of an installed one replaces it.
+        self.charging_profiles[charging_profile["id"]] = (evse_id, charging_profile)
+        return call_result.SetChargingProfile(status=ChargingProfileStatusEnumType.accepted)
+
+    @on(Action.clear_charging_profile)
+    def on_clear_charging_profile(
+        self, charging_profile_id=None, charging_profile_criteria=None, **kwargs
+    ):
+        # 2.0.1 K10: by id, or by the criteria given; every criterion narrows the match.
+        criteria = charging_profile_criteria or {}
+
+        def matches(profile_id, installed):
+            evse, profile = installed
+            if charging_profile_id is not None:
+                return profile_id == charging_profile_id
+            return all(
+                value is None or actual == value
+                for actual, value in [
+                    (evse, criteria.get("evse_id")),
+                    (profile["charging_profile_purpose"], criteria.get("charging_profile_purpose")),
+                    (profile["stack_level"], criteria.get("stack_level")),
+                ]
+            )
+
+        cleared = [k for k, v in self.charging_profiles.items() if matches(k, v)]
+        for profile_id in cleared:
+            del self.charging_profiles[profile_id]
+        return call_result.ClearChargingProfile(
+            status=(
+                ClearChargingProfileStatusEnumType.accepted
+                if cleared
+                else ClearChargingProfileStatusEnumType.unknown
+            )
+        )
+
+    @on(Action.get_composite_schedule)
+    def on_get_composite_schedule(self, duration, evse_id, charging_rate_unit=None, **kwargs):
+        # A deliberately small composite: the first schedule of the top-stack profile installed on
+        # this EVSE, cut to the requested duration, starting now. Enough for the CSMS to parse a
+        # real answer.
+        installed = [p for e, p in self.charging_profiles.values() if e == evse_id]
+        if not installed:
+            return call_result.GetCompositeSchedule(status=GenericStatusEnumType.rejected)
+        profile = max(installed, key=lambda p: p["stack_level"])
+        schedule = profile["charging_schedule"][0]
+        periods = [p for p in schedule["charging_schedule_period"] if p["start_period"] < duration]
+        return call_result.GetCompositeSchedule(
+            status=GenericStatusEnumType.accepted,
+            schedule={
+                "evse_id": evse_id,
+                "duration": duration,
+                "schedule_start": now(),
+                "charging_rate_unit": schedule["charging_rate_unit"],
+                "charging_schedule_period": periods,
+            },
+        )
 
     @on(Action.get_log)
     def on_get_log(self, log_type, request_id, log, **kwargs):
