@@ -7,20 +7,21 @@
 //! can import `ocpp`; with neither the test reports itself skipped, so `cargo test` passes on a
 //! machine without Python packages.
 
-use std::fs::File;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+mod interop_support;
+
+use std::path::Path;
 use std::process::Stdio;
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
+use interop_support::*;
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::time::{sleep, timeout, Instant};
+use tokio::process::Command;
+use tokio::time::timeout;
 
 const CHARGER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/interop/charger16.py");
 const STATION_ID: &str = "PYCP01";
@@ -28,15 +29,12 @@ const ID_TOKEN: &str = "INTEROP1";
 /// The chargePointVendor that charger16.py sends in its BootNotification.
 const CHARGER_VENDOR: &str = "InteropPy";
 
-/// How long the server may take to answer `/health`.
-const STARTUP_LIMIT: Duration = Duration::from_secs(20);
 /// How long the whole charger flow may take, from spawn to exit.
 const FLOW_LIMIT: Duration = Duration::from_secs(60);
 /// The charger's own overall limit: below FLOW_LIMIT, so that it reports where it got stuck.
 const CHARGER_LIMIT_SECS: &str = "50";
 
 /// Files in the test's temp dir, printed when the test fails.
-const SERVER_LOG: &str = "cpms.log";
 const CHARGER_LOG: &str = "charger16.stderr";
 
 #[tokio::test]
@@ -53,22 +51,6 @@ async fn ocpp_python_charge_point_runs_local_and_remote_sessions_against_cpms() 
             read_log(&dir.path().join(SERVER_LOG)),
         );
     }
-}
-
-/// The Python to run the charger with, or `None` when the test is to be skipped.
-fn python() -> Option<PathBuf> {
-    if let Some(python) = std::env::var_os("CPMS_TEST_PYTHON").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(python));
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    let usable = venv.exists()
-        && std::process::Command::new(&venv)
-            .args(["-c", "import ocpp, websockets"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-    usable.then_some(venv)
 }
 
 async fn interop(python: &Path, dir: &Path) -> Result<()> {
@@ -411,185 +393,4 @@ fn wh(value: &Value) -> Result<Decimal> {
         .as_str()
         .with_context(|| format!("expected a decimal string, got {value}"))?;
     Decimal::from_str(text).with_context(|| format!("not a decimal: {text:?}"))
-}
-
-/// The `cpms` binary running on two free loopback ports with a SQLite database in `dir`.
-struct Server {
-    _child: Child,
-    ocpp_port: u16,
-    http_port: u16,
-    env: Vec<(String, String)>,
-    dir: PathBuf,
-}
-
-impl Server {
-    async fn start(dir: &Path) -> Result<Self> {
-        let (ocpp_port, http_port) = (free_port()?, free_port()?);
-        let env = vec![
-            (
-                "CPMS__OCPP__LISTEN".to_owned(),
-                format!("127.0.0.1:{ocpp_port}"),
-            ),
-            (
-                "CPMS__HTTP__LISTEN".to_owned(),
-                format!("127.0.0.1:{http_port}"),
-            ),
-            (
-                "CPMS__DATABASE__URL".to_owned(),
-                format!("sqlite://{}/cpms.db?mode=rwc", dir.display()),
-            ),
-            ("RUST_LOG".to_owned(), "info".to_owned()),
-        ];
-        let log = log_file(&dir.join(SERVER_LOG))?;
-        let mut child = cpms(&env, dir)
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .context("spawning cpms")?;
-
-        let client = http_client()?;
-        let health = format!("http://127.0.0.1:{http_port}/health");
-        let deadline = Instant::now() + STARTUP_LIMIT;
-        loop {
-            if let Some(status) = child.try_wait()? {
-                bail!("cpms exited during start-up: {status}");
-            }
-            if let Ok(response) = client.get(&health).send().await {
-                if response.status() == StatusCode::OK {
-                    break;
-                }
-            }
-            ensure!(
-                Instant::now() < deadline,
-                "GET /health not 200 within {STARTUP_LIMIT:?}"
-            );
-            // Polling the readiness endpoint: there is no event to wait on across processes.
-            sleep(Duration::from_millis(100)).await;
-        }
-
-        Ok(Self {
-            _child: child,
-            ocpp_port,
-            http_port,
-            env,
-            dir: dir.to_owned(),
-        })
-    }
-
-    /// An operator API client holding a token from `cpms admin-token`, run with the server's config.
-    async fn api(&self) -> Result<Api> {
-        let output = timeout(
-            STARTUP_LIMIT,
-            cpms(&self.env, &self.dir)
-                .arg("admin-token")
-                .stdin(Stdio::null())
-                .output(),
-        )
-        .await
-        .context("cpms admin-token did not finish")?
-        .context("running cpms admin-token")?;
-        ensure!(
-            output.status.success(),
-            "cpms admin-token exited with {}: {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let token = String::from_utf8(output.stdout)?
-            .lines()
-            .next()
-            .map(|line| line.trim().to_owned())
-            .filter(|line| !line.is_empty())
-            .context("cpms admin-token printed no token")?;
-        Ok(Api {
-            client: http_client()?,
-            base: format!("http://127.0.0.1:{}", self.http_port),
-            token,
-        })
-    }
-}
-
-/// The `cpms` binary with the test's configuration and nothing inherited from a `CPMS__` setting.
-fn cpms(env: &[(String, String)], dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cpms"));
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("CPMS__") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(dir);
-    command
-}
-
-/// The operator HTTP API, authenticated as an operator.
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    async fn post(&self, path: &str, body: &Value) -> Result<(StatusCode, Value)> {
-        let request = self.client.post(format!("{}{path}", self.base)).json(body);
-        self.send(request, path).await
-    }
-
-    async fn delete(&self, path: &str) -> Result<(StatusCode, Value)> {
-        let request = self.client.delete(format!("{}{path}", self.base));
-        self.send(request, path).await
-    }
-
-    /// GET that must answer 200 with a JSON body.
-    async fn get_ok(&self, path: &str) -> Result<Value> {
-        let request = self.client.get(format!("{}{path}", self.base));
-        let (status, body) = self.send(request, path).await?;
-        ensure!(
-            status == StatusCode::OK,
-            "GET {path}: expected 200, got {status} {body}"
-        );
-        Ok(body)
-    }
-
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-        path: &str,
-    ) -> Result<(StatusCode, Value)> {
-        let response = request
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .with_context(|| format!("{path}: request failed"))?;
-        let status = response.status();
-        let text = response.text().await?;
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Ok((status, body))
-    }
-}
-
-fn http_client() -> Result<reqwest::Client> {
-    // Loopback only: a proxy from the environment must not see these requests.
-    Ok(reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()?)
-}
-
-/// A port that was free a moment ago; the server binds it right after.
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn log_file(path: &Path) -> Result<File> {
-    File::create(path).with_context(|| format!("creating {}", path.display()))
-}
-
-fn read_log(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| format!("({}: {e})", path.display()))
 }

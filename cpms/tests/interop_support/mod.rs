@@ -1,0 +1,217 @@
+//! What the interop tests share: the Python that runs the third-party charger, the real `cpms`
+//! binary started as a child process on free loopback ports, and an operator-API client.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::process::{Child, Command};
+use tokio::time::{sleep, timeout, Instant};
+
+/// How long the server may take to answer `/health`.
+pub const STARTUP_LIMIT: Duration = Duration::from_secs(20);
+
+/// The server's log file in the test's temp dir, printed when the test fails.
+pub const SERVER_LOG: &str = "cpms.log";
+
+/// The Python to run the charger with, or `None` when the test is to be skipped.
+pub fn python() -> Option<PathBuf> {
+    if let Some(python) = std::env::var_os("CPMS_TEST_PYTHON").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(python));
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    let usable = venv.exists()
+        && std::process::Command::new(&venv)
+            .args(["-c", "import ocpp, websockets"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+    usable.then_some(venv)
+}
+
+pub struct Server {
+    _child: Child,
+    pub ocpp_port: u16,
+    pub http_port: u16,
+    pub env: Vec<(String, String)>,
+    pub dir: PathBuf,
+}
+
+impl Server {
+    pub async fn start(dir: &Path) -> Result<Self> {
+        let (ocpp_port, http_port) = (free_port()?, free_port()?);
+        let env = vec![
+            (
+                "CPMS__OCPP__LISTEN".to_owned(),
+                format!("127.0.0.1:{ocpp_port}"),
+            ),
+            (
+                "CPMS__HTTP__LISTEN".to_owned(),
+                format!("127.0.0.1:{http_port}"),
+            ),
+            (
+                "CPMS__DATABASE__URL".to_owned(),
+                format!("sqlite://{}/cpms.db?mode=rwc", dir.display()),
+            ),
+            ("RUST_LOG".to_owned(), "info".to_owned()),
+        ];
+        let log = log_file(&dir.join(SERVER_LOG))?;
+        let mut child = cpms(&env, dir)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("spawning cpms")?;
+
+        let client = http_client()?;
+        let health = format!("http://127.0.0.1:{http_port}/health");
+        let deadline = Instant::now() + STARTUP_LIMIT;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                bail!("cpms exited during start-up: {status}");
+            }
+            if let Ok(response) = client.get(&health).send().await {
+                if response.status() == StatusCode::OK {
+                    break;
+                }
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "GET /health not 200 within {STARTUP_LIMIT:?}"
+            );
+            // Polling the readiness endpoint: there is no event to wait on across processes.
+            sleep(Duration::from_millis(100)).await;
+        }
+
+        Ok(Self {
+            _child: child,
+            ocpp_port,
+            http_port,
+            env,
+            dir: dir.to_owned(),
+        })
+    }
+
+    /// An operator API client holding a token from `cpms admin-token`, run with the server's config.
+    pub async fn api(&self) -> Result<Api> {
+        let output = timeout(
+            STARTUP_LIMIT,
+            cpms(&self.env, &self.dir)
+                .arg("admin-token")
+                .stdin(Stdio::null())
+                .output(),
+        )
+        .await
+        .context("cpms admin-token did not finish")?
+        .context("running cpms admin-token")?;
+        ensure!(
+            output.status.success(),
+            "cpms admin-token exited with {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let token = String::from_utf8(output.stdout)?
+            .lines()
+            .next()
+            .map(|line| line.trim().to_owned())
+            .filter(|line| !line.is_empty())
+            .context("cpms admin-token printed no token")?;
+        Ok(Api {
+            client: http_client()?,
+            base: format!("http://127.0.0.1:{}", self.http_port),
+            token,
+        })
+    }
+}
+
+/// The `cpms` binary with the test's configuration and nothing inherited from a `CPMS__` setting.
+pub fn cpms(env: &[(String, String)], dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cpms"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("CPMS__") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(dir);
+    command
+}
+
+/// The operator HTTP API, authenticated as an operator.
+pub struct Api {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub token: String,
+}
+
+impl Api {
+    pub async fn post(&self, path: &str, body: &Value) -> Result<(StatusCode, Value)> {
+        let request = self.client.post(format!("{}{path}", self.base)).json(body);
+        self.send(request, path).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<(StatusCode, Value)> {
+        let request = self.client.delete(format!("{}{path}", self.base));
+        self.send(request, path).await
+    }
+
+    /// GET that must answer 200 with a JSON body.
+    pub async fn get_ok(&self, path: &str) -> Result<Value> {
+        let request = self.client.get(format!("{}{path}", self.base));
+        let (status, body) = self.send(request, path).await?;
+        ensure!(
+            status == StatusCode::OK,
+            "GET {path}: expected 200, got {status} {body}"
+        );
+        Ok(body)
+    }
+
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<(StatusCode, Value)> {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("{path}: request failed"))?;
+        let status = response.status();
+        let text = response.text().await?;
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, body))
+    }
+}
+
+pub fn http_client() -> Result<reqwest::Client> {
+    // Loopback only: a proxy from the environment must not see these requests.
+    Ok(reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()?)
+}
+
+/// A port that was free a moment ago; the server binds it right after.
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+pub fn log_file(path: &Path) -> Result<File> {
+    File::create(path).with_context(|| format!("creating {}", path.display()))
+}
+
+pub fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| format!("({}: {e})", path.display()))
+}
