@@ -19,6 +19,8 @@ pub struct Settings {
     pub api: ApiSettings,
     /// Logging.
     pub log: LogSettings,
+    /// OCPI towards eMSP partners.
+    pub ocpi: OcpiSettings,
 }
 
 /// What happens to a station id the CPMS does not know.
@@ -140,6 +142,44 @@ pub struct ApiSettings {
     pub jwt_secret: Option<String>,
 }
 
+/// `[ocpi]` settings: who we are towards partners and where they reach us.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct OcpiSettings {
+    /// Our ISO 3166 alpha-2 country code.
+    pub country_code: String,
+    /// Our party id (3 characters).
+    pub party_id: String,
+    /// Our business name, in the credentials we hand out.
+    pub business_name: String,
+    /// Our website, in the credentials we hand out.
+    pub business_website: Option<String>,
+    /// The externally visible base URL of the HTTP listener, for the URLs we hand out.
+    pub public_url: String,
+    /// Fetch partner URLs over `http` and on loopback or private addresses (test setups only).
+    pub allow_private_partner_urls: bool,
+    /// Key encrypting the partner tokens we store (64 hex digits); generated once and kept in
+    /// the database when unset.
+    pub token_key: Option<String>,
+    /// The largest page the OCPI modules return.
+    pub page_limit: u64,
+}
+
+impl Default for OcpiSettings {
+    fn default() -> Self {
+        OcpiSettings {
+            country_code: "ZZ".into(),
+            party_id: "CPO".into(),
+            business_name: "cpms".into(),
+            business_website: None,
+            public_url: "http://localhost:8080".into(),
+            allow_private_partner_urls: false,
+            token_key: None,
+            page_limit: 100,
+        }
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -201,6 +241,33 @@ mod tests {
         assert_eq!(s.ocpp.unknown_stations, UnknownStations::Accept);
         assert_eq!(s.ocpp.tls.listen, "0.0.0.0:9443");
         assert_eq!(s.ocpp.tls.cert_file, None);
+        assert_eq!(s.ocpi.public_url, "http://localhost:8080");
+        assert!(!s.ocpi.allow_private_partner_urls);
+    }
+
+    #[test]
+    fn ocpi_settings_load_from_the_environment_names_operators_use() {
+        let env = [
+            ("CPMS__OCPI__COUNTRY_CODE", "NL"),
+            ("CPMS__OCPI__PARTY_ID", "ABC"),
+            ("CPMS__OCPI__BUSINESS_NAME", "Example CPO"),
+            ("CPMS__OCPI__BUSINESS_WEBSITE", "https://cpo.example"),
+            ("CPMS__OCPI__PUBLIC_URL", "https://cpms.example"),
+            ("CPMS__OCPI__ALLOW_PRIVATE_PARTNER_URLS", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let s = Settings::load_with_env(None, Some(env)).unwrap();
+        assert_eq!(s.ocpi.country_code, "NL");
+        assert_eq!(s.ocpi.party_id, "ABC");
+        assert_eq!(s.ocpi.business_name, "Example CPO");
+        assert_eq!(
+            s.ocpi.business_website.as_deref(),
+            Some("https://cpo.example")
+        );
+        assert_eq!(s.ocpi.public_url, "https://cpms.example");
+        assert!(s.ocpi.allow_private_partner_urls);
     }
 
     #[test]

@@ -115,6 +115,66 @@ pub async fn jwt_secret(
     Ok(row.value.into_bytes())
 }
 
+const OCPI_TOKEN_KEY: &str = "ocpi.token_key";
+
+/// Why the OCPI token key is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenKeyError {
+    /// The storage failed.
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+    /// The configured or stored key is not 64 hex digits.
+    #[error("ocpi.token_key must be 64 hex digits (32 bytes)")]
+    Malformed,
+}
+
+/// The AES-256 key encrypting the partner tokens we store: the configured one, or one generated
+/// on first use and kept in the `setting` table (like the JWT secret).
+pub async fn ocpi_token_key(
+    db: &DatabaseConnection,
+    configured: Option<&str>,
+) -> Result<[u8; 32], TokenKeyError> {
+    if let Some(key) = configured.filter(|s| !s.is_empty()) {
+        return parse_key(key);
+    }
+    if let Some(row) = setting::Entity::find_by_id(OCPI_TOKEN_KEY).one(db).await? {
+        return parse_key(&row.value);
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let generated: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    // Insert-or-ignore, then read back the winner, as for the JWT secret.
+    let _ = setting::Entity::insert(setting::ActiveModel {
+        key: Set(OCPI_TOKEN_KEY.to_owned()),
+        value: Set(generated),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::column(setting::Column::Key)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    let row = setting::Entity::find_by_id(OCPI_TOKEN_KEY)
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(OCPI_TOKEN_KEY.into()))?;
+    parse_key(&row.value)
+}
+
+fn parse_key(hex: &str) -> Result<[u8; 32], TokenKeyError> {
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.is_ascii() {
+        return Err(TokenKeyError::Malformed);
+    }
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte =
+            u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| TokenKeyError::Malformed)?;
+    }
+    Ok(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +185,14 @@ mod tests {
         assert!(verify_password("s3cret", &hash));
         assert!(!verify_password("wrong", &hash));
         assert!(!verify_password("s3cret", "not a hash"));
+    }
+
+    #[test]
+    fn token_keys_are_64_hex_digits() {
+        let key = parse_key(&"0f".repeat(32)).unwrap();
+        assert_eq!(key, [0x0f; 32]);
+        assert!(parse_key("0f0f").is_err());
+        assert!(parse_key(&"zz".repeat(32)).is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiState};
-use crate::config::{Settings, TlsSettings, UnknownStations};
+use crate::config::{OcpiSettings, Settings, TlsSettings, UnknownStations};
 use crate::core::{Core, CorePolicy, SystemClock};
 use crate::events::EventBus;
 use crate::{db, secrets};
@@ -29,6 +29,9 @@ pub enum ServerError {
     /// The TLS listener's settings or files are unusable.
     #[error("ocpp.tls: {0}")]
     Tls(String),
+    /// The OCPI token key is unusable.
+    #[error("ocpi: {0}")]
+    Ocpi(#[from] secrets::TokenKeyError),
 }
 
 /// A running CPMS.
@@ -69,6 +72,9 @@ impl Server {
             },
             Arc::new(SystemClock),
         );
+        let token_key =
+            secrets::ocpi_token_key(core.db(), settings.ocpi.token_key.as_deref()).await?;
+        let ocpi = ocpi_bridge(&settings.ocpi, &core, &token_key);
         let shutdown = CancellationToken::new();
         let gateway = Gateway::new(
             Arc::new(core.clone()),
@@ -96,13 +102,15 @@ impl Server {
             None => None,
         };
         let ocpp_tls_addr = tls_listener.as_ref().map(|(_, addr)| *addr);
-        tracing::info!(%http_addr, "HTTP listener (operator API /api, /health)");
+        tracing::info!(%http_addr, versions_url = %ocpi.versions_url(), "HTTP listener (operator API /api, /health, OCPI /ocpi)");
 
         let api = api::router(ApiState {
             core: core.clone(),
             gateway: gateway.clone(),
             keys: secrets::TokenKeys::new(&secret),
-        });
+            ocpi: ocpi.clone(),
+        })
+        .nest("/ocpi", ocpi.router());
         let ocpp_app = gateway.router();
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
@@ -169,6 +177,26 @@ impl Server {
         self.shutdown();
         self.wait().await
     }
+}
+
+/// The OCPI bridge over the core's partner store.
+fn ocpi_bridge(settings: &OcpiSettings, core: &Core, token_key: &[u8; 32]) -> ocpi_bridge::Bridge {
+    if settings.allow_private_partner_urls {
+        tracing::warn!("ocpi.allow_private_partner_urls = true: partner URLs may point at loopback and private addresses over http; test setups only");
+    }
+    ocpi_bridge::Bridge::new(
+        ocpi_bridge::OcpiConfig {
+            country_code: settings.country_code.clone(),
+            party_id: settings.party_id.clone(),
+            business_name: settings.business_name.clone(),
+            business_website: settings.business_website.clone(),
+            public_url: settings.public_url.clone(),
+            allow_private_partner_urls: settings.allow_private_partner_urls,
+            max_page_limit: settings.page_limit,
+        },
+        Arc::new(core.clone()),
+        token_key,
+    )
 }
 
 /// Pending connections the kernel queues for us. tokio's default (128) overflows when a fleet

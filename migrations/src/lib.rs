@@ -14,6 +14,7 @@ mod m20261124_000002_ocpp201;
 mod m20261124_000003_security_profile;
 mod m20261124_000004_local_lists_reservations;
 mod m20261124_000005_charging_profiles;
+mod m20261124_000006_ocpi_partners;
 
 /// The ordered list of every migration the CPMS schema is built from.
 ///
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_security_profile::Migration),
             Box::new(m20261124_000004_local_lists_reservations::Migration),
             Box::new(m20261124_000005_charging_profiles::Migration),
+            Box::new(m20261124_000006_ocpi_partners::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ mod commands;
 mod device_model;
 mod id_tokens;
 mod local_lists;
+mod ocpi_partners;
 mod stations;
 mod transactions;
 
@@ -34,6 +35,8 @@ pub struct ApiState {
     pub gateway: Gateway,
     /// Bearer-token keys.
     pub keys: TokenKeys,
+    /// The OCPI bridge, for the operator's partner actions.
+    pub ocpi: ocpi_bridge::Bridge,
 }
 
 /// The HTTP routes: `/health` and `/api/...`.
@@ -70,6 +73,11 @@ pub fn router(state: ApiState) -> Router {
                 .put(id_tokens::put)
                 .delete(id_tokens::delete),
         )
+        .route(
+            "/ocpi/partners",
+            get(ocpi_partners::list).post(ocpi_partners::create),
+        )
+        .route("/ocpi/partners/register", post(ocpi_partners::register))
         .fallback(|| async { ApiError::not_found("no such route") })
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

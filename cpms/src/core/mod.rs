@@ -9,6 +9,7 @@ mod authorization;
 mod charging_profiles;
 mod device_model;
 mod local_lists;
+mod partners;
 mod reservations;
 mod stations;
 mod transaction_events;

@@ -12,6 +12,7 @@ pub mod id_token;
 pub mod local_list;
 pub mod local_list_entry;
 pub mod meter_sample;
+pub mod ocpi_partner;
 pub mod reservation;
 pub mod setting;
 pub mod station;
