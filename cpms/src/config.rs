@@ -163,6 +163,9 @@ pub struct OcpiSettings {
     pub token_key: Option<String>,
     /// The largest page the OCPI modules return.
     pub page_limit: u64,
+    /// How long a station may be without a websocket before OCPI shows its EVSEs UNKNOWN
+    /// (`CPMS__OCPI__OFFLINE_GRACE_SECONDS`).
+    pub offline_grace_seconds: u64,
 }
 
 impl Default for OcpiSettings {
@@ -176,6 +179,7 @@ impl Default for OcpiSettings {
             allow_private_partner_urls: false,
             token_key: None,
             page_limit: 100,
+            offline_grace_seconds: 300,
         }
     }
 }
@@ -268,6 +272,17 @@ mod tests {
         );
         assert_eq!(s.ocpi.public_url, "https://cpms.example");
         assert!(s.ocpi.allow_private_partner_urls);
+    }
+
+    #[test]
+    fn the_ocpi_offline_grace_defaults_to_five_minutes_and_loads_from_the_environment() {
+        assert_eq!(Settings::default().ocpi.offline_grace_seconds, 300);
+        let env = [("CPMS__OCPI__OFFLINE_GRACE_SECONDS", "45")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let s = Settings::load_with_env(None, Some(env)).unwrap();
+        assert_eq!(s.ocpi.offline_grace_seconds, 45);
     }
 
     #[test]

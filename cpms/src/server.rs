@@ -75,6 +75,11 @@ impl Server {
         let token_key =
             secrets::ocpi_token_key(core.db(), settings.ocpi.token_key.as_deref()).await?;
         let ocpi = ocpi_bridge(&settings.ocpi, &core, &token_key);
+        // No websocket survives a restart: OCPI's offline rule starts counting now.
+        core.reset_presence().await.map_err(|e| match e {
+            crate::core::CoreError::Db(e) => ServerError::Database(e),
+            other => ServerError::Database(sea_orm::DbErr::Custom(other.to_string())),
+        })?;
         let shutdown = CancellationToken::new();
         let gateway = Gateway::new(
             Arc::new(core.clone()),
@@ -196,6 +201,11 @@ fn ocpi_bridge(settings: &OcpiSettings, core: &Core, token_key: &[u8; 32]) -> oc
         },
         Arc::new(core.clone()),
         token_key,
+    )
+    .with_tariffs(Arc::new(core.clone()))
+    .with_locations(
+        Arc::new(core.clone()),
+        Duration::from_secs(settings.offline_grace_seconds),
     )
 }
 

@@ -15,6 +15,8 @@ mod m20261124_000003_security_profile;
 mod m20261124_000004_local_lists_reservations;
 mod m20261124_000005_charging_profiles;
 mod m20261124_000006_ocpi_partners;
+mod m20261124_000007_locations;
+mod m20261124_000008_tariffs;
 
 /// The ordered list of every migration the CPMS schema is built from.
 ///
@@ -33,6 +35,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_local_lists_reservations::Migration),
             Box::new(m20261124_000005_charging_profiles::Migration),
             Box::new(m20261124_000006_ocpi_partners::Migration),
+            Box::new(m20261124_000007_locations::Migration),
+            Box::new(m20261124_000008_tariffs::Migration),
         ]
     }
 }

@@ -1,7 +1,7 @@
-//! OCPI 2.2.1 CPO edge. This part is the platform layer: the transport (envelope, status codes,
-//! headers, pagination), the versions endpoints, and the credentials handshake with eMSP
-//! partners in both directions. Locations, tariffs, sessions, CDRs, tokens, commands and the push
-//! outbox arrive with their own issue and build on it.
+//! OCPI 2.2.1 CPO edge: the transport (envelope, status codes, headers, pagination), the versions
+//! endpoints, the credentials handshake with eMSP partners in both directions, and the sender side
+//! of the locations and tariffs modules (GET). The push outbox, sessions, CDRs, tokens and commands
+//! build on it.
 //!
 //! The bridge defines the port it needs ([`port::PartnerStore`]); the core implements it. The
 //! bridge never depends on the core or on another edge, and the core never sees an OCPI object.
@@ -22,7 +22,11 @@ use axum::Router;
 use crate::auth::TokenCipher;
 use crate::client::{ClientError, OcpiClient};
 use crate::modules::credentials::{self, BusinessDetails, Credentials, CredentialsRole};
+use crate::modules::locations;
+use crate::modules::tariffs;
 use crate::modules::versions::{self, Endpoint, VersionDetails, VERSION};
+use crate::port::locations::LocationSource;
+use crate::port::tariffs::TariffSource;
 use crate::port::{Credential, Partner, PartnerRole, PartnerStore, Registration, StoreError};
 use crate::transport::{OcpiError, PartyRef, Routing};
 use crate::url_policy::UrlPolicy;
@@ -103,6 +107,11 @@ struct Inner {
     store: Arc<dyn PartnerStore>,
     cipher: TokenCipher,
     client: OcpiClient,
+    /// Where the Tariffs module reads; set once with [`Bridge::with_tariffs`].
+    tariffs: std::sync::OnceLock<Arc<dyn TariffSource>>,
+    /// Where the Locations module reads, and the offline grace; set once with
+    /// [`Bridge::with_locations`].
+    locations: std::sync::OnceLock<(Arc<dyn LocationSource>, chrono::Duration)>,
 }
 
 impl Bridge {
@@ -117,6 +126,8 @@ impl Bridge {
                 store,
                 cipher: TokenCipher::new(token_key),
                 client,
+                tariffs: std::sync::OnceLock::new(),
+                locations: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -132,6 +143,20 @@ impl Bridge {
                     .post(credentials::post)
                     .put(credentials::put)
                     .delete(credentials::delete),
+            )
+            .route(&format!("/{VERSION}/tariffs"), get(tariffs::list))
+            .route(&format!("/{VERSION}/locations"), get(locations::list))
+            .route(
+                &format!("/{VERSION}/locations/{{location_id}}"),
+                get(locations::location),
+            )
+            .route(
+                &format!("/{VERSION}/locations/{{location_id}}/{{evse_uid}}"),
+                get(locations::evse),
+            )
+            .route(
+                &format!("/{VERSION}/locations/{{location_id}}/{{evse_uid}}/{{connector_id}}"),
+                get(locations::connector),
             )
             .fallback(|| async { OcpiError::not_found("no such OCPI endpoint") })
             .layer(axum::middleware::from_fn(transport::message_ids))
@@ -201,6 +226,53 @@ impl Bridge {
                 country_code: r.country_code.clone(),
                 party_id: r.party_id.clone(),
             }),
+        }
+    }
+
+    /// The bridge serving tariffs from `source` (Tariffs module). The first source set stays.
+    pub fn with_tariffs(self, source: Arc<dyn TariffSource>) -> Self {
+        // Set once at wiring time; a second call changes nothing.
+        let _ = self.inner.tariffs.set(source);
+        self
+    }
+
+    pub(crate) fn tariff_source(&self) -> Option<&dyn TariffSource> {
+        self.inner.tariffs.get().map(|s| s.as_ref())
+    }
+
+    /// The bridge serving Locations from `source` (Locations module); a station offline longer
+    /// than `offline_grace` has its EVSEs shown UNKNOWN. The first source set stays.
+    pub fn with_locations(
+        self,
+        source: Arc<dyn LocationSource>,
+        offline_grace: std::time::Duration,
+    ) -> Self {
+        let grace = chrono::Duration::from_std(offline_grace).unwrap_or(chrono::Duration::MAX);
+        // Set once at wiring time; a second call changes nothing.
+        let _ = self.inner.locations.set((source, grace));
+        self
+    }
+
+    /// Where Locations come from; 3000 when the bridge was built without one.
+    pub(crate) fn location_source(&self) -> Result<&dyn LocationSource, OcpiError> {
+        self.inner
+            .locations
+            .get()
+            .map(|(s, _)| s.as_ref())
+            .ok_or_else(|| OcpiError::internal("the Locations module is not wired"))
+    }
+
+    /// What rendering a Location needs now: our party and the offline grace.
+    pub fn render_context(&self) -> locations::RenderContext {
+        locations::RenderContext {
+            country_code: self.inner.config.country_code.clone(),
+            party_id: self.inner.config.party_id.clone(),
+            now: chrono::Utc::now(),
+            offline_grace: self
+                .inner
+                .locations
+                .get()
+                .map_or(chrono::Duration::seconds(300), |(_, g)| *g),
         }
     }
 

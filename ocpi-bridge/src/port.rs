@@ -4,9 +4,13 @@
 //! Tokens never cross this port in clear: the tokens partners present to us arrive as SHA-256
 //! hashes, the tokens we present to them as AES-GCM ciphertexts (see `auth.rs`).
 
+pub mod locations;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+pub mod tariffs;
 
 /// The core's id of a partner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -380,10 +380,14 @@ impl Page {
             link.append_pair("offset", &next.to_string());
             link.append_pair("limit", &self.limit.to_string());
             if let Some(from) = self.date_from {
-                link.append_pair("date_from", &ocpi_time(from));
+                // The next page must use the very same window: keep any fraction of a second.
+                link.append_pair(
+                    "date_from",
+                    &from.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                );
             }
             if let Some(to) = self.date_to {
-                link.append_pair("date_to", &ocpi_time(to));
+                link.append_pair("date_to", &to.to_rfc3339_opts(SecondsFormat::AutoSi, true));
             }
             let value = format!("<{base_url}?{}>; rel=\"next\"", link.finish());
             if let Ok(v) = HeaderValue::from_str(&value) {
@@ -466,6 +470,26 @@ mod tests {
             "<https://cpo.example/ocpi/2.2.1/cdrs?offset=150&limit=50&date_from=2016-01-01T00%3A00%3A00Z&date_to=2016-12-31T23%3A59%3A59Z>; rel=\"next\""
         );
         assert_eq!(h[X_LIMIT], "100");
+
+        // A fraction of a second in the filter survives into the next page's window.
+        let page = Page::new(
+            PageQuery {
+                offset: None,
+                limit: Some(1),
+                date_from: Some(t("2016-01-01T00:00:00.250Z")),
+                date_to: None,
+            },
+            100,
+        );
+        let h = page.headers("https://cpo.example/ocpi/2.2.1/tariffs", 5);
+        assert!(
+            h[axum::http::header::LINK]
+                .to_str()
+                .unwrap()
+                .contains("date_from=2016-01-01T00%3A00%3A00.250Z"),
+            "{:?}",
+            h[axum::http::header::LINK]
+        );
     }
 
     #[test]

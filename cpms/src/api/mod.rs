@@ -8,8 +8,10 @@ mod commands;
 mod device_model;
 mod id_tokens;
 mod local_lists;
+mod locations;
 mod ocpi_partners;
 mod stations;
+mod tariffs;
 mod transactions;
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -78,6 +80,23 @@ pub fn router(state: ApiState) -> Router {
             get(ocpi_partners::list).post(ocpi_partners::create),
         )
         .route("/ocpi/partners/register", post(ocpi_partners::register))
+        .route("/locations", get(locations::list).post(locations::create))
+        .route(
+            "/locations/{id}",
+            get(locations::get)
+                .put(locations::put)
+                .patch(locations::patch)
+                .delete(locations::delete),
+        )
+        .route(
+            "/locations/{id}/evses/{uid}",
+            axum::routing::put(locations::put_evse).delete(locations::delete_evse),
+        )
+        .route("/tariffs", get(tariffs::list).post(tariffs::create))
+        .route(
+            "/tariffs/{id}",
+            get(tariffs::get).put(tariffs::put).delete(tariffs::delete),
+        )
         .fallback(|| async { ApiError::not_found("no such route") })
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -174,7 +174,7 @@ pub(crate) fn status_to_db(s: ConnectorStatus) -> &'static str {
     }
 }
 
-fn status_from_db(s: &str) -> ConnectorStatus {
+pub(crate) fn status_from_db(s: &str) -> ConnectorStatus {
     match s {
         "Available" => ConnectorStatus::Available,
         "Preparing" => ConnectorStatus::Preparing,
@@ -343,6 +343,7 @@ impl Core {
             )
             .exec_without_returning(&self.db)
             .await?;
+        self.set_presence(station_id, true).await?;
         self.events.publish(
             station_id,
             DomainEvent::StationConnected {
@@ -354,6 +355,7 @@ impl Core {
 
     pub(crate) async fn station_disconnected(&self, station_id: &str) -> Result<(), CoreError> {
         self.touch(station_id).await?;
+        self.set_presence(station_id, false).await?;
         self.events
             .publish(station_id, DomainEvent::StationDisconnected);
         Ok(())

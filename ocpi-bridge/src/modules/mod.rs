@@ -1,5 +1,6 @@
-//! The OCPI modules we serve, one file each (versions, credentials; locations and the others
-//! arrive with their own issue and add themselves to [`versions::ENDPOINTS`]).
+//! The OCPI modules we serve, one file each; each adds itself to [`versions::ENDPOINTS`].
 
 pub mod credentials;
+pub mod locations;
+pub mod tariffs;
 pub mod versions;

@@ -24,11 +24,25 @@ pub struct ModuleEntry {
 
 /// The modules we implement. Credentials is listed once: Version information endpoint says its
 /// role has no function, and the spec's own CPO example lists it as SENDER.
-pub const ENDPOINTS: &[ModuleEntry] = &[ModuleEntry {
-    identifier: "credentials",
-    role: "SENDER",
-    path: "credentials",
-}];
+pub const ENDPOINTS: &[ModuleEntry] = &[
+    ModuleEntry {
+        identifier: "credentials",
+        role: "SENDER",
+        path: "credentials",
+    },
+    // Locations: the CPO owns the data and serves the Sender interface.
+    ModuleEntry {
+        identifier: "locations",
+        role: "SENDER",
+        path: "locations",
+    },
+    // Tariffs: the CPO is the data owner and serves the Sender interface.
+    ModuleEntry {
+        identifier: "tariffs",
+        role: "SENDER",
+        path: "tariffs",
+    },
+];
 
 /// Version class.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,0 +1,141 @@
+//! A test eMSP for the OCPI module tests: a small axum server on loopback offering versions and
+//! version details to the CPMS's token, and the registration that gives it a token C for the
+//! CPMS's modules (OCPI 2.2.1 Credentials: Registration, the eMSP starting with token A).
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use reqwest::header::HeaderMap as ReqHeaders;
+use serde_json::{json, Value};
+
+use crate::common::TestServer;
+
+/// The `Authorization` value for an OCPI token.
+pub fn token(t: &str) -> String {
+    format!(
+        "Token {}",
+        base64::engine::general_purpose::STANDARD.encode(t)
+    )
+}
+
+const EMSP_TOKEN_B: &str = "support-emsp-token-b";
+
+fn envelope(data: Value) -> Json<Value> {
+    Json(json!({"data": data, "status_code": 1000, "timestamp": "2026-01-01T00:00:00Z"}))
+}
+
+fn authorised(h: &HeaderMap) -> bool {
+    h.get("authorization").and_then(|v| v.to_str().ok()) == Some(token(EMSP_TOKEN_B).as_str())
+}
+
+/// A registered test eMSP: the token C it uses on the CPMS.
+pub struct Emsp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its registered token on the CPMS.
+    pub token_c: String,
+}
+
+impl Emsp {
+    /// Starts the eMSP and registers it with `server` (which must allow private partner URLs):
+    /// the operator creates a partner, the eMSP POSTs its credentials with token A.
+    pub async fn register(server: &TestServer) -> Emsp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}/emsp");
+        let versions = base.clone();
+        let app = Router::new()
+            .route(
+                "/emsp/versions",
+                get(move |h: HeaderMap| async move {
+                    if !authorised(&h) {
+                        return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
+                    }
+                    (
+                        StatusCode::OK,
+                        envelope(json!([{"version": "2.2.1", "url": format!("{versions}/2.2.1")}])),
+                    )
+                }),
+            )
+            .route(
+                "/emsp/2.2.1",
+                get(move |h: HeaderMap| async move {
+                    if !authorised(&h) {
+                        return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
+                    }
+                    (
+                        StatusCode::OK,
+                        envelope(json!({"version": "2.2.1", "endpoints": [
+                            {"identifier": "credentials", "role": "SENDER", "url": format!("{base}/2.2.1/credentials")},
+                            {"identifier": "locations", "role": "RECEIVER", "url": format!("{base}/2.2.1/locations")},
+                        ]})),
+                    )
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let token_a = pending_token(server, "Test eMSP").await;
+        let (status, _, answer) = ocpi(
+            server,
+            "POST",
+            "/ocpi/2.2.1/credentials",
+            Some(&token(&token_a)),
+            Some(json!({
+                "token": EMSP_TOKEN_B,
+                "url": format!("http://{addr}/emsp/versions"),
+                "roles": [{"role": "EMSP", "party_id": "EMS", "country_code": "DE",
+                           "business_details": {"name": "Test eMSP"}}],
+            })),
+        )
+        .await;
+        assert_eq!(status, 200, "registration: {answer}");
+        let token_c = answer["data"]["token"]
+            .as_str()
+            .expect("token C")
+            .to_owned();
+        Emsp { addr, token_c }
+    }
+
+    /// A GET with token C.
+    pub async fn get(&self, server: &TestServer, path: &str) -> (u16, ReqHeaders, Value) {
+        ocpi(server, "GET", path, Some(&token(&self.token_c)), None).await
+    }
+}
+
+/// A new pending partner's token A.
+pub async fn pending_token(server: &TestServer, name: &str) -> String {
+    let (status, created) = server
+        .api("POST", "/api/ocpi/partners", Some(json!({"name": name})))
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{created}");
+    created["token"].as_str().unwrap().to_owned()
+}
+
+/// An OCPI request with a raw `Authorization` value; returns status, headers and JSON body.
+pub async fn ocpi(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    body: Option<Value>,
+) -> (u16, ReqHeaders, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = server.http.request(method, server.api_url(path));
+    if let Some(a) = authorization {
+        req = req.header("Authorization", a);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON: {text}"));
+    (status, headers, body)
+}
