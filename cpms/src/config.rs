@@ -166,6 +166,14 @@ pub struct OcpiSettings {
     /// How long a station may be without a websocket before OCPI shows its EVSEs UNKNOWN
     /// (`CPMS__OCPI__OFFLINE_GRACE_SECONDS`).
     pub offline_grace_seconds: u64,
+    /// Delay before the first retry of a failed push, doubled after each further failure
+    /// (`CPMS__OCPI__PUSH_RETRY_BASE_SECONDS`; fractions allowed).
+    pub push_retry_base_seconds: f64,
+    /// Longest delay between push retries (`CPMS__OCPI__PUSH_RETRY_MAX_SECONDS`).
+    pub push_retry_max_seconds: u64,
+    /// Failed attempts after which a push is parked for the operator
+    /// (`CPMS__OCPI__PUSH_MAX_ATTEMPTS`).
+    pub push_max_attempts: u32,
 }
 
 impl Default for OcpiSettings {
@@ -180,6 +188,9 @@ impl Default for OcpiSettings {
             token_key: None,
             page_limit: 100,
             offline_grace_seconds: 300,
+            push_retry_base_seconds: 2.0,
+            push_retry_max_seconds: 3600,
+            push_max_attempts: 10,
         }
     }
 }
@@ -283,6 +294,31 @@ mod tests {
             .collect();
         let s = Settings::load_with_env(None, Some(env)).unwrap();
         assert_eq!(s.ocpi.offline_grace_seconds, 45);
+    }
+
+    #[test]
+    fn the_push_retry_settings_have_defaults_and_load_from_the_environment() {
+        let d = Settings::default().ocpi;
+        assert_eq!(
+            (
+                d.push_retry_base_seconds,
+                d.push_retry_max_seconds,
+                d.push_max_attempts
+            ),
+            (2.0, 3600, 10)
+        );
+        let env = [
+            ("CPMS__OCPI__PUSH_RETRY_BASE_SECONDS", "0.5"),
+            ("CPMS__OCPI__PUSH_RETRY_MAX_SECONDS", "60"),
+            ("CPMS__OCPI__PUSH_MAX_ATTEMPTS", "3"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let s = Settings::load_with_env(None, Some(env)).unwrap();
+        assert_eq!(s.ocpi.push_retry_base_seconds, 0.5);
+        assert_eq!(s.ocpi.push_retry_max_seconds, 60);
+        assert_eq!(s.ocpi.push_max_attempts, 3);
     }
 
     #[test]

@@ -69,6 +69,7 @@ impl Server {
                 unknown_stations: settings.ocpp.unknown_stations,
                 heartbeat_interval: settings.ocpp.heartbeat_interval,
                 boot_retry_interval: settings.ocpp.boot_retry_interval,
+                offline_grace: Duration::from_secs(settings.ocpi.offline_grace_seconds),
             },
             Arc::new(SystemClock),
         );
@@ -117,6 +118,12 @@ impl Server {
         })
         .nest("/ocpi", ocpi.router());
         let ocpp_app = gateway.router();
+        let push = tokio::spawn(ocpi_bridge::push::run(
+            ocpi.clone(),
+            Arc::new(core.clone()),
+            push_settings(&settings.ocpi),
+            shutdown.clone().cancelled_owned(),
+        ));
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
             // Both OCPP listeners hand the handshake a `Peer`: whether the connection is TLS and
@@ -146,6 +153,9 @@ impl Server {
             let (a, t, b) = tokio::join!(ocpp, ocpp_tls, http);
             // Upgraded websockets outlive the HTTP server; wait until each has sent its close frame.
             gateway.closed().await;
+            if let Err(e) = push.await {
+                tracing::error!(error = %e, "OCPI push worker failed");
+            }
             a.map_err(|e| ServerError::Io("ocpp listener".into(), e))?;
             t.map_err(|e| ServerError::Io("ocpp tls listener".into(), e))?;
             b.map_err(|e| ServerError::Io("http listener".into(), e))?;
@@ -207,6 +217,17 @@ fn ocpi_bridge(settings: &OcpiSettings, core: &Core, token_key: &[u8; 32]) -> oc
         Arc::new(core.clone()),
         Duration::from_secs(settings.offline_grace_seconds),
     )
+}
+
+/// The push worker's retry policy from `[ocpi]`.
+fn push_settings(settings: &OcpiSettings) -> ocpi_bridge::push::PushSettings {
+    let base = Duration::try_from_secs_f64(settings.push_retry_base_seconds)
+        .unwrap_or(Duration::from_secs(2));
+    ocpi_bridge::push::PushSettings {
+        retry_base: base,
+        retry_max: Duration::from_secs(settings.push_retry_max_seconds).max(base),
+        max_attempts: settings.push_max_attempts.max(1),
+    }
 }
 
 /// Pending connections the kernel queues for us. tokio's default (128) overflows when a fleet

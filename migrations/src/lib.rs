@@ -17,6 +17,7 @@ mod m20261124_000005_charging_profiles;
 mod m20261124_000006_ocpi_partners;
 mod m20261124_000007_locations;
 mod m20261124_000008_tariffs;
+mod m20261124_000009_ocpi_outbox;
 
 /// The ordered list of every migration the CPMS schema is built from.
 ///
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_ocpi_partners::Migration),
             Box::new(m20261124_000007_locations::Migration),
             Box::new(m20261124_000008_tariffs::Migration),
+            Box::new(m20261124_000009_ocpi_outbox::Migration),
         ]
     }
 }

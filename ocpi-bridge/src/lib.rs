@@ -1,7 +1,7 @@
 //! OCPI 2.2.1 CPO edge: the transport (envelope, status codes, headers, pagination), the versions
 //! endpoints, the credentials handshake with eMSP partners in both directions, and the sender side
-//! of the locations and tariffs modules (GET). The push outbox, sessions, CDRs, tokens and commands
-//! build on it.
+//! of the locations and tariffs modules (GET) with the push of their changes (`push.rs`, over the
+//! [`port::outbox::Outbox`] port). Sessions, CDRs, tokens and commands build on it.
 //!
 //! The bridge defines the port it needs ([`port::PartnerStore`]); the core implements it. The
 //! bridge never depends on the core or on another edge, and the core never sees an OCPI object.
@@ -10,6 +10,7 @@ pub mod auth;
 pub mod client;
 pub mod modules;
 pub mod port;
+pub mod push;
 pub mod transport;
 pub mod url_policy;
 

@@ -5,6 +5,7 @@
 //! hashes, the tokens we present to them as AES-GCM ciphertexts (see `auth.rs`).
 
 pub mod locations;
+pub mod outbox;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -9,6 +9,7 @@ mod device_model;
 mod id_tokens;
 mod local_lists;
 mod locations;
+mod ocpi_outbox;
 mod ocpi_partners;
 mod stations;
 mod tariffs;
@@ -80,6 +81,8 @@ pub fn router(state: ApiState) -> Router {
             get(ocpi_partners::list).post(ocpi_partners::create),
         )
         .route("/ocpi/partners/register", post(ocpi_partners::register))
+        .route("/ocpi/outbox", get(ocpi_outbox::list))
+        .route("/ocpi/outbox/{id}/redeliver", post(ocpi_outbox::redeliver))
         .route("/locations", get(locations::list).post(locations::create))
         .route(
             "/locations/{id}",

@@ -11,12 +11,13 @@ use ocpi_bridge::port::locations::{
     check_ocpi_id, EvseFacts, EvseSpec, LocationFacts, LocationSource, Reported, ReportedConnector,
     Site, StationFacts, StationStatus,
 };
+use ocpi_bridge::port::outbox::{PushOperation, LOCATIONS};
 use ocpi_bridge::port::StoreError;
 use ocpp_gateway::port::ConnectorStatus;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, SqlErr,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, SqlErr, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -104,6 +105,16 @@ impl Core {
         station_id: &str,
         connected: bool,
     ) -> Result<(), CoreError> {
+        self.set_presence_on(&self.db, station_id, connected).await
+    }
+
+    /// [`Core::set_presence`] on `conn`, inside the caller's transaction.
+    pub(crate) async fn set_presence_on<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        station_id: &str,
+        connected: bool,
+    ) -> Result<(), CoreError> {
         let row = station_presence::ActiveModel {
             station_id: Set(station_id.to_owned()),
             connected: Set(connected),
@@ -118,7 +129,7 @@ impl Core {
                     ])
                     .to_owned(),
             )
-            .exec_without_returning(&self.db)
+            .exec_without_returning(conn)
             .await?;
         Ok(())
     }
@@ -184,6 +195,7 @@ impl Core {
             return Err(CoreError::Conflict(format!("location {id} exists")));
         }
         let now = self.now();
+        let txn = self.db.begin().await?;
         let row = location::ActiveModel {
             id: Set(id),
             publish: Set(site.publish),
@@ -191,8 +203,9 @@ impl Core {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await?;
+        self.push_location(txn, &row.id).await?;
         self.location_record(row).await
     }
 
@@ -227,7 +240,9 @@ impl Core {
         row.publish = Set(site.publish);
         row.site = Set(to_json(&site)?);
         row.updated_at = Set(self.now());
-        let row = row.update(&self.db).await?;
+        let txn = self.db.begin().await?;
+        let row = row.update(&txn).await?;
+        self.push_location(txn, id).await?;
         self.location_record(row).await
     }
 
@@ -319,10 +334,11 @@ impl Core {
             created_at: Set(existing.map_or(now, |e| e.created_at)),
             updated_at: Set(now),
         };
+        let txn = self.db.begin().await?;
         let stored = if created {
-            row.insert(&self.db).await
+            row.insert(&txn).await
         } else {
-            row.update(&self.db).await
+            row.update(&txn).await
         };
         let stored = stored.map_err(|e| match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => CoreError::Conflict(format!(
@@ -331,6 +347,7 @@ impl Core {
             )),
             _ => CoreError::Db(e),
         })?;
+        self.push_location(txn, location_id).await?;
         Ok((
             LocationEvseRecord {
                 uid: stored.uid.clone(),
@@ -348,13 +365,31 @@ impl Core {
         location_id: &str,
         uid: &str,
     ) -> Result<(), CoreError> {
+        let txn = self.db.begin().await?;
         let done = location_evse::Entity::delete_by_id((location_id.to_owned(), uid.to_owned()))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
         if done.rows_affected == 0 {
             return Err(CoreError::NotFound(format!(
                 "EVSE {uid} of location {location_id}"
             )));
+        }
+        self.push_location(txn, location_id).await
+    }
+
+    /// Writes the PUT of the whole Location to receiving partners in `txn`, the transaction of
+    /// the change, and commits it (Locations: Receiver Interface, PUT on new or changed data).
+    async fn push_location(
+        &self,
+        txn: sea_orm::DatabaseTransaction,
+        location_id: &str,
+    ) -> Result<(), CoreError> {
+        let pushed = self
+            .enqueue_push(&txn, LOCATIONS, location_id, PushOperation::Put, self.now())
+            .await?;
+        txn.commit().await?;
+        if pushed {
+            self.wake_push();
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ mod charging_profiles;
 mod device_model;
 mod local_lists;
 mod locations;
+mod outbox;
 mod partners;
 mod reservations;
 mod stations;
@@ -64,6 +65,9 @@ pub struct CorePolicy {
     pub heartbeat_interval: u32,
     /// Retry interval for pending or rejected stations (s).
     pub boot_retry_interval: u32,
+    /// How long a station may be offline before OCPI shows its EVSEs UNKNOWN: the delay of the
+    /// pushes a disconnect writes.
+    pub offline_grace: std::time::Duration,
 }
 
 impl Default for CorePolicy {
@@ -72,6 +76,7 @@ impl Default for CorePolicy {
             unknown_stations: UnknownStations::Accept,
             heartbeat_interval: 300,
             boot_retry_interval: 60,
+            offline_grace: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -106,6 +111,8 @@ pub struct Core {
     pub(crate) events: EventBus,
     pub(crate) policy: Arc<CorePolicy>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Notified after a commit that wrote OCPI push rows (`outbox.rs`).
+    pub(crate) push_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Core {
@@ -121,6 +128,7 @@ impl Core {
             events,
             policy: Arc::new(policy),
             clock,
+            push_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -136,6 +144,10 @@ impl Core {
 
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    fn offline_grace(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.policy.offline_grace).unwrap_or(chrono::Duration::MAX)
     }
 }
 

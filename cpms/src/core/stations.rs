@@ -8,6 +8,7 @@ use ocpp_gateway::port::{
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -355,7 +356,19 @@ impl Core {
 
     pub(crate) async fn station_disconnected(&self, station_id: &str) -> Result<(), CoreError> {
         self.touch(station_id).await?;
-        self.set_presence(station_id, false).await?;
+        // The presence and the pushes that tell partners UNKNOWN once the offline grace runs out
+        // commit together; each push renders the state at delivery, so a station back by then
+        // just has its current status sent.
+        let txn = self.db.begin().await?;
+        self.set_presence_on(&txn, station_id, false).await?;
+        let due = self.now() + self.offline_grace();
+        let pushed = self
+            .enqueue_evse_patches(&txn, station_id, None, due)
+            .await?;
+        txn.commit().await?;
+        if pushed {
+            self.wake_push();
+        }
         self.events
             .publish(station_id, DomainEvent::StationDisconnected);
         Ok(())
@@ -433,6 +446,8 @@ impl Core {
             status_at: Set(report.timestamp),
             updated_at: Set(now),
         };
+        // The status and its OCPI pushes commit together (ARCHITECTURE.md, Events).
+        let txn = self.db.begin().await?;
         connector::Entity::insert(row)
             .on_conflict(
                 OnConflict::columns([
@@ -452,8 +467,15 @@ impl Core {
                 ])
                 .to_owned(),
             )
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&txn)
             .await?;
+        let pushed = self
+            .enqueue_evse_patches(&txn, station_id, Some(report.evse.evse_id), now)
+            .await?;
+        txn.commit().await?;
+        if pushed {
+            self.wake_push();
+        }
         self.touch(station_id).await?;
         self.events.publish(
             station_id,

@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
+use ocpi_bridge::port::outbox::{PushOperation, TARIFFS};
 use ocpi_bridge::port::tariffs::{
     Price, PriceComponent, Tariff, TariffDimensionType, TariffRestrictions, TariffSource,
     TariffTerms,
@@ -247,7 +248,7 @@ impl Core {
         }
         .insert(&txn)
         .await?;
-        txn.commit().await?;
+        self.push_tariff(txn, &row.id, PushOperation::Put).await?;
         to_tariff(row)
     }
 
@@ -263,16 +264,38 @@ impl Core {
         active.tariff_type = Set(terms.tariff_type.map(|t| t.as_str().to_owned()));
         active.terms = Set(terms_json(&terms)?);
         active.last_updated = Set(self.tariff_time());
-        to_tariff(active.update(&self.db).await?)
+        let txn = self.db.begin().await?;
+        let row = active.update(&txn).await?;
+        self.push_tariff(txn, id, PushOperation::Put).await?;
+        to_tariff(row)
     }
 
     /// Deletes a tariff.
     pub async fn delete_tariff(&self, id: &str) -> Result<(), CoreError> {
+        let txn = self.db.begin().await?;
         let result = tariff::Entity::delete_by_id(id.to_owned())
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
         if result.rows_affected == 0 {
             return Err(CoreError::NotFound(format!("tariff {id}")));
+        }
+        self.push_tariff(txn, id, PushOperation::Delete).await
+    }
+
+    /// Writes the tariff's push to receiving partners in `txn`, the transaction of the change,
+    /// and commits it (Tariffs: Receiver Interface, PUT on create or update, DELETE on delete).
+    async fn push_tariff(
+        &self,
+        txn: sea_orm::DatabaseTransaction,
+        id: &str,
+        operation: PushOperation,
+    ) -> Result<(), CoreError> {
+        let pushed = self
+            .enqueue_push(&txn, TARIFFS, id, operation, self.now())
+            .await?;
+        txn.commit().await?;
+        if pushed {
+            self.wake_push();
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ pub mod local_list_entry;
 pub mod location;
 pub mod location_evse;
 pub mod meter_sample;
+pub mod ocpi_outbox;
 pub mod ocpi_partner;
 pub mod reservation;
 pub mod setting;

@@ -139,3 +139,213 @@ pub async fn ocpi(
     let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON: {text}"));
     (status, headers, body)
 }
+
+/// The token the test eMSPs give the CPMS (token B): every push must carry it.
+pub const EMSP_TOKEN: &str = EMSP_TOKEN_B;
+
+/// A request a [`PushEmsp`] received on its Receiver endpoints.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// HTTP method.
+    pub method: String,
+    /// Path, e.g. `/emsp/2.2.1/locations/NL/CPO/L1/E1`.
+    pub path: String,
+    /// The `Authorization` header as sent.
+    pub authorization: Option<String>,
+    /// The JSON body (`null` when none).
+    pub body: Value,
+    /// Whether the eMSP answered HTTP 200 with OCPI 1000.
+    pub accepted: bool,
+}
+
+/// How a [`PushEmsp`] answers while failing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// HTTP 500, no envelope.
+    Http500,
+    /// HTTP 200 with OCPI status 2001 (a client error).
+    Ocpi2001,
+    /// HTTP 200 with OCPI status 3000 (a server error).
+    Ocpi3000,
+}
+
+#[derive(Default)]
+struct PushState {
+    received: std::sync::Mutex<Vec<Received>>,
+    /// (failures left, how); `usize::MAX` means down until told otherwise.
+    failing: std::sync::Mutex<(usize, Option<Failure>)>,
+    seen: tokio::sync::Notify,
+}
+
+/// A registered test eMSP whose version details list `locations` and `tariffs` RECEIVER
+/// endpoints; it records every request on them and can be told to fail.
+pub struct PushEmsp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its registered token on the CPMS.
+    pub token_c: String,
+    state: std::sync::Arc<PushState>,
+}
+
+async fn receive(
+    state: std::sync::Arc<PushState>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> (StatusCode, Json<Value>) {
+    let failure = {
+        let mut f = state.failing.lock().unwrap();
+        match f.1 {
+            Some(how) if f.0 > 0 => {
+                if f.0 != usize::MAX {
+                    f.0 -= 1;
+                }
+                Some(how)
+            }
+            _ => None,
+        }
+    };
+    let received = Received {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        accepted: failure.is_none(),
+    };
+    state.received.lock().unwrap().push(received);
+    state.seen.notify_waiters();
+    let stamp = "2026-01-01T00:00:00Z";
+    match failure {
+        None => (StatusCode::OK, envelope(Value::Null)),
+        Some(Failure::Http500) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!("internal error")),
+        ),
+        Some(Failure::Ocpi2001) => (
+            StatusCode::OK,
+            Json(json!({"status_code": 2001, "status_message": "invalid", "timestamp": stamp})),
+        ),
+        Some(Failure::Ocpi3000) => (
+            StatusCode::OK,
+            Json(json!({"status_code": 3000, "status_message": "busy", "timestamp": stamp})),
+        ),
+    }
+}
+
+impl PushEmsp {
+    /// Starts the eMSP and registers it with `server` (which must allow private partner URLs).
+    pub async fn register(server: &TestServer) -> PushEmsp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}/emsp");
+        let versions = base.clone();
+        let state = std::sync::Arc::new(PushState::default());
+        let recorder = state.clone();
+        let app = Router::new()
+            .route(
+                "/emsp/versions",
+                get(move |h: HeaderMap| async move {
+                    if !authorised(&h) {
+                        return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
+                    }
+                    (
+                        StatusCode::OK,
+                        envelope(json!([{"version": "2.2.1", "url": format!("{versions}/2.2.1")}])),
+                    )
+                }),
+            )
+            .route(
+                "/emsp/2.2.1",
+                get(move |h: HeaderMap| async move {
+                    if !authorised(&h) {
+                        return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
+                    }
+                    (
+                        StatusCode::OK,
+                        envelope(json!({"version": "2.2.1", "endpoints": [
+                            {"identifier": "credentials", "role": "SENDER", "url": format!("{base}/2.2.1/credentials")},
+                            {"identifier": "locations", "role": "RECEIVER", "url": format!("{base}/2.2.1/locations")},
+                            {"identifier": "tariffs", "role": "RECEIVER", "url": format!("{base}/2.2.1/tariffs")},
+                        ]})),
+                    )
+                }),
+            )
+            .fallback(move |m, u, h, b| receive(recorder.clone(), m, u, h, b));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let token_a = pending_token(server, "Push eMSP").await;
+        let (status, _, answer) = ocpi(
+            server,
+            "POST",
+            "/ocpi/2.2.1/credentials",
+            Some(&token(&token_a)),
+            Some(json!({
+                "token": EMSP_TOKEN_B,
+                "url": format!("http://{addr}/emsp/versions"),
+                "roles": [{"role": "EMSP", "party_id": "EMS", "country_code": "DE",
+                           "business_details": {"name": "Push eMSP"}}],
+            })),
+        )
+        .await;
+        assert_eq!(status, 200, "registration: {answer}");
+        let token_c = answer["data"]["token"]
+            .as_str()
+            .expect("token C")
+            .to_owned();
+        PushEmsp {
+            addr,
+            token_c,
+            state,
+        }
+    }
+
+    /// The next `n` requests fail with `how` (`usize::MAX`: until [`PushEmsp::recover`]).
+    pub fn fail(&self, n: usize, how: Failure) {
+        *self.state.failing.lock().unwrap() = (n, Some(how));
+    }
+
+    /// Answers every request with success again.
+    pub fn recover(&self) {
+        *self.state.failing.lock().unwrap() = (0, None);
+    }
+
+    /// Every request received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    /// Waits (at most `common::WAIT`) for a request at index `from` or later that `matches`,
+    /// and returns its index and the request.
+    pub async fn wait_for(
+        &self,
+        from: usize,
+        what: &str,
+        matches: impl Fn(&Received) -> bool,
+    ) -> (usize, Received) {
+        let deadline = tokio::time::Instant::now() + crate::common::WAIT;
+        loop {
+            let notified = self.state.seen.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(found) = self
+                .received()
+                .into_iter()
+                .enumerate()
+                .skip(from)
+                .find(|(_, r)| matches(r))
+            {
+                return found;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "timed out waiting for {what}; received: {:#?}",
+                    self.received()
+                );
+            }
+        }
+    }
+}
