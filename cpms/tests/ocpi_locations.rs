@@ -439,6 +439,15 @@ async fn an_emsp_reads_locations_whose_status_follows_the_stations() {
         assert_eq!(status, 401, "{label}");
         let (status, _, _) = ocpi(&server, "GET", "/ocpi/2.2.1/locations/L1", None, None).await;
         assert_eq!(status, 401, "{label}");
+        let (status, _, _) = ocpi(
+            &server,
+            "GET",
+            "/ocpi/2.2.1/locations",
+            Some(&token("not-a-token-we-issued")),
+            None,
+        )
+        .await;
+        assert_eq!(status, 401, "{label}: a wrong token");
 
         // Locations appear in the version details.
         let (_, _, details) = emsp.get(&server, "/ocpi/2.2.1").await;
@@ -447,6 +456,23 @@ async fn an_emsp_reads_locations_whose_status_follows_the_stations() {
             .unwrap()
             .contains(&json!({"identifier": "locations", "role": "SENDER",
                               "url": "http://localhost:8080/ocpi/2.2.1/locations"})));
+
+        // A partner that unregistered (DELETE credentials) can no longer pull.
+        let (status, _, body) = ocpi(
+            &server,
+            "DELETE",
+            "/ocpi/2.2.1/credentials",
+            Some(&token(&emsp.token_c)),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, &body["status_code"]),
+            (200, &json!(1000)),
+            "{label}: {body}"
+        );
+        let (status, _, _) = emsp.get(&server, "/ocpi/2.2.1/locations").await;
+        assert_eq!(status, 401, "{label}: unregistered partner");
         server.stop().await;
     }
 }
