@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 use tokio::time::{sleep, timeout, Instant};
 
@@ -214,4 +214,156 @@ pub fn log_file(path: &Path) -> Result<File> {
 
 pub fn read_log(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| format!("({}: {e})", path.display()))
+}
+
+/// Local list, reservation, firmware and diagnostics commands: the `ocpp` package checks each
+/// request against the official schema of the station's OCPP version before it accepts it, so a
+/// 200 with the station's answer means our payload is valid.
+pub async fn schema_checked_commands(api: &Api, station_id: &str, id_token: &str) -> Result<()> {
+    let station = format!("/api/stations/{station_id}");
+    let calls = [
+        (
+            format!("{station}/local-list"),
+            json!({"update_type": "Full"}),
+        ),
+        (
+            format!("{station}/local-list"),
+            json!({"update_type": "Differential", "entries": [
+                {"id_token": "INTEROP-2", "status": "Blocked", "expiry_date": "2030-01-01T00:00:00Z",
+                 "group_id_token": id_token},
+                {"id_token": id_token},
+            ]}),
+        ),
+        (
+            format!("{station}/commands/get-local-list-version"),
+            json!({}),
+        ),
+        (
+            format!("{station}/commands/reserve-now"),
+            json!({"reservation_id": 5, "evse_id": 1, "id_token": id_token,
+                   "expiry_date": "2030-01-01T00:00:00Z"}),
+        ),
+        (
+            format!("{station}/commands/cancel-reservation"),
+            json!({"reservation_id": 5}),
+        ),
+        (
+            format!("{station}/commands/update-firmware"),
+            json!({"location": "https://fw.example.com/fw.bin",
+                   "retrieve_date": "2030-01-01T00:00:00Z", "retries": 2, "retry_interval": 30}),
+        ),
+        (
+            format!("{station}/commands/get-diagnostics"),
+            json!({"location": "ftp://logs.example.com/", "start_time": "2029-01-01T00:00:00Z"}),
+        ),
+    ];
+    for (path, body) in calls {
+        let (status, answer) = api.post(&path, &body).await?;
+        ensure!(
+            status == StatusCode::OK,
+            "POST {path} {body}: expected 200, got {status} {answer}"
+        );
+        ensure!(
+            answer.get("status").is_none_or(|s| s == "Accepted"),
+            "POST {path} {body}: the station did not accept: {answer}"
+        );
+    }
+    let list = api.get_ok(&format!("{station}/local-list")).await?;
+    ensure!(
+        list["list_version"] == 2,
+        "local list version should be 2: {list}"
+    );
+    Ok(())
+}
+
+/// A TxDefaultProfile with two periods on EVSE 1 (limits in steps of 0.1, as 1.6 wants).
+fn tx_default_profile() -> Value {
+    json!({"id": 11, "purpose": "TxDefaultProfile", "stack_level": 0, "kind": "Relative",
+        "schedule": {"charging_rate_unit": "A", "min_charging_rate": 6.5,
+            "periods": [{"start_period": 0, "limit": 16},
+                        {"start_period": 1800, "limit": 10.5, "number_phases": 3}]}})
+}
+
+/// A Recurring Daily station maximum on EVSE 0, with its start and validity window.
+fn daily_max_profile() -> Value {
+    json!({"id": 12, "purpose": "ChargingStationMaxProfile", "stack_level": 1, "kind": "Recurring",
+        "recurrency": "Daily", "valid_from": "2025-01-01T00:00:00Z",
+        "valid_to": "2035-01-01T00:00:00Z",
+        "schedule": {"start_schedule": "2025-03-01T22:00:00Z", "duration": 86400,
+            "charging_rate_unit": "W",
+            "periods": [{"start_period": 0, "limit": 22000},
+                        {"start_period": 28800, "limit": 11000.5, "number_phases": 1}]}})
+}
+
+/// Smart charging as an operator does it: install two profiles, list them, read the composite
+/// schedule the station builds from the EVSE 1 profile, clear both. The `ocpp` package checks
+/// SetChargingProfile, ClearChargingProfile and GetCompositeSchedule against the schemas of the
+/// station's version, so an Accepted answer means our payloads are valid.
+pub async fn smart_charging(api: &Api, station_id: &str) -> Result<()> {
+    let path = format!("/api/stations/{station_id}/charging-profiles");
+    let installed = [(1, tx_default_profile()), (0, daily_max_profile())];
+    for (evse_id, profile) in &installed {
+        let body = json!({"evse_id": evse_id, "profile": profile});
+        let (status, answer) = api.post(&path, &body).await?;
+        ensure!(
+            status == StatusCode::CREATED
+                && answer["status"] == "Accepted"
+                && answer["installed"]["evse_id"] == *evse_id
+                && answer["installed"]["profile"] == *profile
+                && answer["installed"]["installed_at"].is_string(),
+            "POST {path} {body}: expected 201 with the installed profile, got {status} {answer}"
+        );
+    }
+    ensure_profiles(api, station_id, &installed).await?;
+
+    let composite = format!("/api/stations/{station_id}/commands/get-composite-schedule");
+    let (status, answer) = api
+        .post(&composite, &json!({"evse_id": 1, "duration": 3600}))
+        .await?;
+    let start = &answer["composite"]["schedule_start"];
+    ensure!(
+        status == StatusCode::OK && start.is_string(),
+        "POST {composite}: expected 200 with a composite schedule, got {status} {answer}"
+    );
+    // The station's composite is the EVSE 1 profile cut to the hour asked for (2.0.1 has no
+    // minChargingRate in a composite schedule, and the 1.6 test charger sends none).
+    let expected = json!({"status": "Accepted", "composite": {"evse_id": 1,
+        "schedule_start": start, "schedule": {"duration": 3600, "start_schedule": start,
+            "charging_rate_unit": "A",
+            "periods": tx_default_profile()["schedule"]["periods"]}}});
+    ensure!(
+        answer == expected,
+        "POST {composite}: expected {expected}, got {answer}"
+    );
+
+    let (status, answer) = api.delete(&format!("{path}/12")).await?;
+    ensure!(
+        status == StatusCode::OK && answer == json!({"status": "Accepted", "removed": 1}),
+        "DELETE {path}/12: expected 200 with 1 removed, got {status} {answer}"
+    );
+    ensure_profiles(api, station_id, &installed[..1]).await?;
+    let (status, answer) = api.delete(&format!("{path}/11")).await?;
+    ensure!(
+        status == StatusCode::OK && answer == json!({"status": "Accepted", "removed": 1}),
+        "DELETE {path}/11: expected 200 with 1 removed, got {status} {answer}"
+    );
+    ensure_profiles(api, station_id, &[]).await
+}
+
+/// The CPMS lists exactly `expected` (evse id, profile) as installed, in any order.
+async fn ensure_profiles(api: &Api, station_id: &str, expected: &[(i32, Value)]) -> Result<()> {
+    let list = api
+        .get_ok(&format!("/api/stations/{station_id}/charging-profiles"))
+        .await?;
+    let items = list["items"]
+        .as_array()
+        .with_context(|| format!("charging-profiles items should be an array: {list}"))?;
+    ensure!(
+        items.len() == expected.len()
+            && expected.iter().all(|(evse_id, profile)| items
+                .iter()
+                .any(|i| i["evse_id"] == *evse_id && i["profile"] == *profile)),
+        "charging-profiles should list {expected:?}: {list}"
+    );
+    Ok(())
 }
