@@ -174,6 +174,9 @@ pub struct OcpiSettings {
     /// Failed attempts after which a push is parked for the operator
     /// (`CPMS__OCPI__PUSH_MAX_ATTEMPTS`).
     pub push_max_attempts: u32,
+    /// How long the owning eMSP has to answer a real-time token authorization before the
+    /// whitelist fallback applies (`CPMS__OCPI__REALTIME_AUTH_TIMEOUT_MS`).
+    pub realtime_auth_timeout_ms: u64,
 }
 
 impl Default for OcpiSettings {
@@ -191,6 +194,7 @@ impl Default for OcpiSettings {
             push_retry_base_seconds: 2.0,
             push_retry_max_seconds: 3600,
             push_max_attempts: 10,
+            realtime_auth_timeout_ms: 1500,
         }
     }
 }

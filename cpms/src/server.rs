@@ -76,6 +76,9 @@ impl Server {
         let token_key =
             secrets::ocpi_token_key(core.db(), settings.ocpi.token_key.as_deref()).await?;
         let ocpi = ocpi_bridge(&settings.ocpi, &core, &token_key);
+        // The core asks roaming tokens' eMSPs through the bridge; the bridge holds no core
+        // reference in it, so neither keeps the other alive.
+        core.set_roaming_authorizer(Arc::new(ocpi.realtime_authorizer()));
         // No websocket survives a restart: OCPI's offline rule starts counting now.
         core.reset_presence().await.map_err(|e| match e {
             crate::core::CoreError::Db(e) => ServerError::Database(e),
@@ -208,11 +211,13 @@ fn ocpi_bridge(settings: &OcpiSettings, core: &Core, token_key: &[u8; 32]) -> oc
             public_url: settings.public_url.clone(),
             allow_private_partner_urls: settings.allow_private_partner_urls,
             max_page_limit: settings.page_limit,
+            realtime_auth_timeout: Duration::from_millis(settings.realtime_auth_timeout_ms.max(1)),
         },
         Arc::new(core.clone()),
         token_key,
     )
     .with_tariffs(Arc::new(core.clone()))
+    .with_tokens(Arc::new(core.clone()))
     .with_locations(
         Arc::new(core.clone()),
         Duration::from_secs(settings.offline_grace_seconds),

@@ -18,6 +18,7 @@ mod m20261124_000006_ocpi_partners;
 mod m20261124_000007_locations;
 mod m20261124_000008_tariffs;
 mod m20261124_000009_ocpi_outbox;
+mod m20261124_000010_ocpi_tokens;
 
 /// The ordered list of every migration the CPMS schema is built from.
 ///
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_locations::Migration),
             Box::new(m20261124_000008_tariffs::Migration),
             Box::new(m20261124_000009_ocpi_outbox::Migration),
+            Box::new(m20261124_000010_ocpi_tokens::Migration),
         ]
     }
 }

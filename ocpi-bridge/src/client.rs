@@ -57,12 +57,23 @@ pub enum ClientError {
 #[derive(Debug, Clone)]
 pub struct OcpiClient {
     policy: UrlPolicy,
+    timeout: Duration,
 }
 
 impl OcpiClient {
     /// A client applying `policy` to every URL.
     pub fn new(policy: UrlPolicy) -> Self {
-        OcpiClient { policy }
+        OcpiClient {
+            policy,
+            timeout: TIMEOUT,
+        }
+    }
+
+    /// The same client giving partners `timeout` to answer (real-time authorization must be
+    /// quick: a driver is waiting at the station).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// GET `url` and return the envelope's data.
@@ -96,7 +107,7 @@ impl OcpiClient {
             .no_proxy()
             .resolve_to_addrs(&checked.host, &checked.addrs)
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(TIMEOUT)
+            .timeout(self.timeout)
             .build()
             .map_err(transport)?;
         let mut headers = HeaderMap::new();

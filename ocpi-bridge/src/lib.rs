@@ -1,7 +1,9 @@
 //! OCPI 2.2.1 CPO edge: the transport (envelope, status codes, headers, pagination), the versions
-//! endpoints, the credentials handshake with eMSP partners in both directions, and the sender side
+//! endpoints, the credentials handshake with eMSP partners in both directions, the sender side
 //! of the locations and tariffs modules (GET) with the push of their changes (`push.rs`, over the
-//! [`port::outbox::Outbox`] port). Sessions, CDRs, tokens and commands build on it.
+//! [`port::outbox::Outbox`] port), the receiver side of tokens and the real-time authorization of
+//! roaming tokens (`realtime.rs`, behind [`port::tokens::RoamingAuthorizer`]). Sessions, CDRs
+//! and commands build on it.
 //!
 //! The bridge defines the port it needs ([`port::PartnerStore`]); the core implements it. The
 //! bridge never depends on the core or on another edge, and the core never sees an OCPI object.
@@ -11,6 +13,7 @@ pub mod client;
 pub mod modules;
 pub mod port;
 pub mod push;
+pub mod realtime;
 pub mod transport;
 pub mod url_policy;
 
@@ -25,10 +28,13 @@ use crate::client::{ClientError, OcpiClient};
 use crate::modules::credentials::{self, BusinessDetails, Credentials, CredentialsRole};
 use crate::modules::locations;
 use crate::modules::tariffs;
+use crate::modules::tokens;
 use crate::modules::versions::{self, Endpoint, VersionDetails, VERSION};
 use crate::port::locations::LocationSource;
 use crate::port::tariffs::TariffSource;
+use crate::port::tokens::TokenStore;
 use crate::port::{Credential, Partner, PartnerRole, PartnerStore, Registration, StoreError};
+use crate::realtime::RealtimeAuthorizer;
 use crate::transport::{OcpiError, PartyRef, Routing};
 use crate::url_policy::UrlPolicy;
 
@@ -49,6 +55,8 @@ pub struct OcpiConfig {
     pub allow_private_partner_urls: bool,
     /// The largest page a paginated module returns.
     pub max_page_limit: u64,
+    /// How long the owning eMSP has to answer a real-time token authorization.
+    pub realtime_auth_timeout: std::time::Duration,
 }
 
 /// A partner the operator created, waiting for the eMSP to register with token A.
@@ -113,6 +121,8 @@ struct Inner {
     /// Where the Locations module reads, and the offline grace; set once with
     /// [`Bridge::with_locations`].
     locations: std::sync::OnceLock<(Arc<dyn LocationSource>, chrono::Duration)>,
+    /// Where the Tokens module keeps tokens; set once with [`Bridge::with_tokens`].
+    tokens: std::sync::OnceLock<Arc<dyn TokenStore>>,
 }
 
 impl Bridge {
@@ -129,6 +139,7 @@ impl Bridge {
                 client,
                 tariffs: std::sync::OnceLock::new(),
                 locations: std::sync::OnceLock::new(),
+                tokens: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -158,6 +169,10 @@ impl Bridge {
             .route(
                 &format!("/{VERSION}/locations/{{location_id}}/{{evse_uid}}/{{connector_id}}"),
                 get(locations::connector),
+            )
+            .route(
+                &format!("/{VERSION}/tokens/{{country_code}}/{{party_id}}/{{uid}}"),
+                get(tokens::get).put(tokens::put).patch(tokens::patch),
             )
             .fallback(|| async { OcpiError::not_found("no such OCPI endpoint") })
             .layer(axum::middleware::from_fn(transport::message_ids))
@@ -261,6 +276,41 @@ impl Bridge {
             .get()
             .map(|(s, _)| s.as_ref())
             .ok_or_else(|| OcpiError::internal("the Locations module is not wired"))
+    }
+
+    /// The bridge keeping pushed tokens in `store` (Tokens module, Receiver interface). The first
+    /// store set stays.
+    pub fn with_tokens(self, store: Arc<dyn TokenStore>) -> Self {
+        // Set once at wiring time; a second call changes nothing.
+        let _ = self.inner.tokens.set(store);
+        self
+    }
+
+    /// Where tokens are kept; 3000 when the bridge was built without a store.
+    pub(crate) fn token_store(&self) -> Result<&dyn TokenStore, OcpiError> {
+        self.inner
+            .tokens
+            .get()
+            .map(|s| s.as_ref())
+            .ok_or_else(|| OcpiError::internal("the Tokens module is not wired"))
+    }
+
+    /// The real-time authorization of roaming tokens, for the core to ask through its
+    /// [`port::tokens::RoamingAuthorizer`] port; the eMSP gets
+    /// [`OcpiConfig::realtime_auth_timeout`] to answer.
+    pub fn realtime_authorizer(&self) -> RealtimeAuthorizer {
+        RealtimeAuthorizer {
+            client: self
+                .inner
+                .client
+                .clone()
+                .with_timeout(self.inner.config.realtime_auth_timeout),
+            cipher: self.inner.cipher.clone(),
+            from: PartyRef {
+                country_code: self.inner.config.country_code.clone(),
+                party_id: self.inner.config.party_id.clone(),
+            },
+        }
     }
 
     /// What rendering a Location needs now: our party and the offline grace.

@@ -110,14 +110,27 @@ fn validate(record: &IdTokenRecord) -> Result<(), CoreError> {
 }
 
 impl Core {
-    /// Is this token allowed to charge? The operator's own list decides; unknown tokens are
-    /// Invalid (roaming tokens arrive with OCPI).
+    /// Is this token allowed to charge? See [`Core::decide`].
     pub async fn verdict(&self, id_token: &str) -> Result<TokenVerdict, CoreError> {
+        Ok(self.decide(id_token).await?.0)
+    }
+
+    /// The one authorization question, with the eMSP's authorization reference when a roaming
+    /// token was authorized in real time. The operator's own list decides first; a token it
+    /// does not know is decided as a roaming token (`roaming_tokens.rs`); unknown everywhere,
+    /// it is Invalid.
+    pub(crate) async fn decide(
+        &self,
+        id_token: &str,
+    ) -> Result<(TokenVerdict, Option<String>), CoreError> {
         let stored = id_token::Entity::find_by_id(id_token)
             .one(&self.db)
             .await?
             .map(IdTokenRecord::from);
-        Ok(verdict_for(stored.as_ref(), self.now()))
+        match stored {
+            Some(own) => Ok((verdict_for(Some(&own), self.now()), None)),
+            None => self.roaming_verdict(id_token).await,
+        }
     }
 
     /// Creates a token; a conflict if it exists.

@@ -13,6 +13,7 @@ mod locations;
 mod outbox;
 mod partners;
 mod reservations;
+mod roaming_tokens;
 mod stations;
 mod tariffs;
 mod transaction_events;
@@ -113,6 +114,9 @@ pub struct Core {
     pub(crate) clock: Arc<dyn Clock>,
     /// Notified after a commit that wrote OCPI push rows (`outbox.rs`).
     pub(crate) push_wake: Arc<tokio::sync::Notify>,
+    /// Real-time authorization of roaming tokens, wired at start-up (`roaming_tokens.rs`).
+    pub(crate) roaming:
+        Arc<std::sync::OnceLock<Arc<dyn ocpi_bridge::port::tokens::RoamingAuthorizer>>>,
 }
 
 impl Core {
@@ -129,6 +133,7 @@ impl Core {
             policy: Arc::new(policy),
             clock,
             push_wake: Arc::new(tokio::sync::Notify::new()),
+            roaming: Arc::new(std::sync::OnceLock::new()),
         }
     }
 

@@ -18,7 +18,7 @@ fn storage(e: sea_orm::DbErr) -> StoreError {
     StoreError::Storage(e.to_string())
 }
 
-fn to_partner(row: ocpi_partner::Model) -> Partner {
+pub(super) fn to_partner(row: ocpi_partner::Model) -> Partner {
     Partner {
         id: PartnerId(row.id),
         name: row.name,
@@ -35,7 +35,10 @@ fn to_partner(row: ocpi_partner::Model) -> Partner {
 }
 
 impl Core {
-    async fn partner_row(&self, id: PartnerId) -> Result<ocpi_partner::Model, StoreError> {
+    pub(super) async fn partner_row(
+        &self,
+        id: PartnerId,
+    ) -> Result<ocpi_partner::Model, StoreError> {
         ocpi_partner::Entity::find_by_id(id.0)
             .one(&self.db)
             .await

@@ -238,9 +238,12 @@ impl Core {
         event: TransactionEventReport,
     ) -> Result<Option<TokenVerdict>, CoreError> {
         // Asked before the database transaction: SQLite has one pooled connection.
-        let verdict = match &event.id_token {
-            Some(token) => Some(self.verdict(token).await?),
-            None => None,
+        let (verdict, authorization_reference) = match &event.id_token {
+            Some(token) => {
+                let (v, reference) = self.decide(token).await?;
+                (Some(v), reference)
+            }
+            None => (None, None),
         };
         let now = self.now();
         let txn = self.db.begin().await?;
@@ -283,6 +286,7 @@ impl Core {
                     station_transaction_id: Set(Some(event.station_transaction_id.clone())),
                     created_at: Set(now),
                     updated_at: Set(now),
+                    authorization_reference: Set(authorization_reference.clone()),
                     ..Default::default()
                 };
                 apply(&mut row, &derived, &token_status);
@@ -350,6 +354,13 @@ impl Core {
         let last_meter_before = before.last_meter_wh.clone();
         let mut row: transaction::ActiveModel = before.into();
         apply(&mut row, &derived, &authorization_status);
+        // A token authorized in real time after the start (2.0.1 E01 Authorized trigger)
+        // brings its eMSP reference to the transaction it now belongs to.
+        if authorization_reference.is_some()
+            && matches!((&derived.id_token, &event.id_token), (Some(d), Some(t)) if d == t)
+        {
+            row.authorization_reference = Set(authorization_reference);
+        }
         row.updated_at = Set(now);
         let after = row.update(&txn).await?;
         txn.commit().await?;

@@ -75,6 +75,9 @@ pub struct TransactionRecord {
     pub stop_id_token: Option<String>,
     /// Reservation it consumed.
     pub reservation_id: Option<i32>,
+    /// The eMSP's reference from the real-time authorization of its roaming token (OCPI 2.2.1
+    /// Tokens: AuthorizationInfo), when there was one.
+    pub authorization_reference: Option<String>,
     /// Meter samples, when asked for one transaction.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub meter_samples: Option<Vec<MeterSampleRecord>>,
@@ -153,6 +156,7 @@ impl From<transaction::Model> for TransactionRecord {
             stop_reason: m.stop_reason,
             stop_id_token: m.stop_id_token,
             reservation_id: m.reservation_id,
+            authorization_reference: m.authorization_reference,
             meter_samples: None,
         }
     }
@@ -270,7 +274,8 @@ impl Core {
                 verdict: self.verdict(&existing.id_token).await?,
             });
         }
-        let verdict: TokenVerdict = self.verdict(&start.id_token).await?;
+        let (verdict, authorization_reference): (TokenVerdict, _) =
+            self.decide(&start.id_token).await?;
         let now = self.now();
         let authorization_status = format!("{:?}", verdict.status);
         let row = transaction::ActiveModel {
@@ -294,6 +299,7 @@ impl Core {
             updated_at: Set(now),
             station_transaction_id: Set(None),
             remote_start_id: Set(None),
+            authorization_reference: Set(authorization_reference),
         };
         let inserted = match row.insert(&self.db).await {
             Ok(m) => m,

@@ -16,6 +16,7 @@ pub mod location_evse;
 pub mod meter_sample;
 pub mod ocpi_outbox;
 pub mod ocpi_partner;
+pub mod ocpi_token;
 pub mod reservation;
 pub mod setting;
 pub mod station;

@@ -51,6 +51,9 @@ pub struct Model {
     pub station_transaction_id: Option<String>,
     /// The remoteStartId of the RequestStartTransaction that started it (OCPP 2.0.1).
     pub remote_start_id: Option<i32>,
+    /// The reference an eMSP's real-time authorization gave the token that started it (OCPI
+    /// 2.2.1 Tokens: AuthorizationInfo), for the Session and CDR.
+    pub authorization_reference: Option<String>,
 }
 
 /// The station a transaction runs on and the meter samples it collected.

@@ -349,3 +349,145 @@ impl PushEmsp {
         }
     }
 }
+
+/// How a [`TokensEmsp`] answers real-time authorizations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthAnswer {
+    /// HTTP 200 with an AuthorizationInfo carrying this AllowedType and reference.
+    Allowed(&'static str, Option<&'static str>),
+    /// HTTP 503, no envelope: the eMSP cannot be reached.
+    Down,
+}
+
+#[derive(Default)]
+struct TokensState {
+    answer: std::sync::Mutex<Option<AuthAnswer>>,
+    calls: std::sync::Mutex<Vec<String>>,
+}
+
+/// A registered test eMSP whose version details list a `tokens` SENDER endpoint: it answers
+/// `POST .../tokens/{uid}/authorize` as told and records each call's path and query.
+pub struct TokensEmsp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its registered token on the CPMS.
+    pub token_c: String,
+    state: std::sync::Arc<TokensState>,
+}
+
+impl TokensEmsp {
+    /// Starts the eMSP (party DE/EMS) and registers it with `server`.
+    pub async fn register(server: &TestServer) -> TokensEmsp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}/emsp");
+        let versions = base.clone();
+        let state = std::sync::Arc::new(TokensState::default());
+        let answering = state.clone();
+        let app = Router::new()
+            .route(
+                "/emsp/versions",
+                get(move |h: HeaderMap| async move {
+                    if !authorised(&h) {
+                        return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
+                    }
+                    (
+                        StatusCode::OK,
+                        envelope(json!([{"version": "2.2.1", "url": format!("{versions}/2.2.1")}])),
+                    )
+                }),
+            )
+            .route(
+                "/emsp/2.2.1",
+                get(move |h: HeaderMap| async move {
+                    if !authorised(&h) {
+                        return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
+                    }
+                    (
+                        StatusCode::OK,
+                        envelope(json!({"version": "2.2.1", "endpoints": [
+                            {"identifier": "credentials", "role": "SENDER", "url": format!("{base}/2.2.1/credentials")},
+                            {"identifier": "tokens", "role": "SENDER", "url": format!("{base}/2.2.1/tokens")},
+                        ]})),
+                    )
+                }),
+            )
+            .route(
+                "/emsp/2.2.1/tokens/{uid}/authorize",
+                axum::routing::post(
+                    move |axum::extract::Path(uid): axum::extract::Path<String>,
+                          uri: axum::http::Uri,
+                          h: HeaderMap| async move {
+                        if !authorised(&h) {
+                            return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
+                        }
+                        answering.calls.lock().unwrap().push(format!(
+                            "{}?{}",
+                            uri.path(),
+                            uri.query().unwrap_or_default()
+                        ));
+                        let answer = answering.answer.lock().unwrap().clone();
+                        match answer {
+                            Some(AuthAnswer::Allowed(allowed, reference)) => (
+                                StatusCode::OK,
+                                envelope(json!({
+                                    "allowed": allowed,
+                                    "token": {"uid": uid},
+                                    "authorization_reference": reference,
+                                })),
+                            ),
+                            _ => (StatusCode::SERVICE_UNAVAILABLE, envelope(Value::Null)),
+                        }
+                    },
+                ),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let token_a = pending_token(server, "Tokens eMSP").await;
+        let (status, _, answer) = ocpi(
+            server,
+            "POST",
+            "/ocpi/2.2.1/credentials",
+            Some(&token(&token_a)),
+            Some(json!({
+                "token": EMSP_TOKEN_B,
+                "url": format!("http://{addr}/emsp/versions"),
+                "roles": [{"role": "EMSP", "party_id": "EMS", "country_code": "DE",
+                           "business_details": {"name": "Tokens eMSP"}}],
+            })),
+        )
+        .await;
+        assert_eq!(status, 200, "registration: {answer}");
+        let token_c = answer["data"]["token"]
+            .as_str()
+            .expect("token C")
+            .to_owned();
+        TokensEmsp {
+            addr,
+            token_c,
+            state,
+        }
+    }
+
+    /// How real-time authorizations are answered from now on.
+    pub fn answer(&self, answer: AuthAnswer) {
+        *self.state.answer.lock().unwrap() = Some(answer);
+    }
+
+    /// The real-time authorization calls so far (`path?query`).
+    pub fn calls(&self) -> Vec<String> {
+        self.state.calls.lock().unwrap().clone()
+    }
+
+    /// An OCPI request with token C.
+    pub async fn send(
+        &self,
+        server: &TestServer,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let (status, _, body) = ocpi(server, method, path, Some(&token(&self.token_c)), body).await;
+        (status, body)
+    }
+}

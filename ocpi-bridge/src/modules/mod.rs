@@ -3,4 +3,5 @@
 pub mod credentials;
 pub mod locations;
 pub mod tariffs;
+pub mod tokens;
 pub mod versions;

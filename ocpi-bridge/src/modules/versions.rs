@@ -42,6 +42,12 @@ pub const ENDPOINTS: &[ModuleEntry] = &[
         role: "SENDER",
         path: "tariffs",
     },
+    // Tokens: the eMSP owns the tokens and pushes them; the CPO serves the Receiver interface.
+    ModuleEntry {
+        identifier: "tokens",
+        role: "RECEIVER",
+        path: "tokens",
+    },
 ];
 
 /// Version class.
