@@ -177,6 +177,11 @@ pub struct OcpiSettings {
     /// How long the owning eMSP has to answer a real-time token authorization before the
     /// whitelist fallback applies (`CPMS__OCPI__REALTIME_AUTH_TIMEOUT_MS`).
     pub realtime_auth_timeout_ms: u64,
+    /// The least time between two Session PATCHes of one charging session pushed to its eMSP
+    /// (`CPMS__OCPI__SESSION_UPDATE_INTERVAL_SECONDS`).
+    pub session_update_interval_seconds: u64,
+    /// ISO 4217 currency of our OCPI Sessions (`CPMS__OCPI__CURRENCY`).
+    pub currency: String,
 }
 
 impl Default for OcpiSettings {
@@ -195,6 +200,8 @@ impl Default for OcpiSettings {
             push_retry_max_seconds: 3600,
             push_max_attempts: 10,
             realtime_auth_timeout_ms: 1500,
+            session_update_interval_seconds: 60,
+            currency: "EUR".into(),
         }
     }
 }

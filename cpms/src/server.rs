@@ -70,6 +70,9 @@ impl Server {
                 heartbeat_interval: settings.ocpp.heartbeat_interval,
                 boot_retry_interval: settings.ocpp.boot_retry_interval,
                 offline_grace: Duration::from_secs(settings.ocpi.offline_grace_seconds),
+                session_update_interval: Duration::from_secs(
+                    settings.ocpi.session_update_interval_seconds,
+                ),
             },
             Arc::new(SystemClock),
         );
@@ -212,12 +215,14 @@ fn ocpi_bridge(settings: &OcpiSettings, core: &Core, token_key: &[u8; 32]) -> oc
             allow_private_partner_urls: settings.allow_private_partner_urls,
             max_page_limit: settings.page_limit,
             realtime_auth_timeout: Duration::from_millis(settings.realtime_auth_timeout_ms.max(1)),
+            currency: settings.currency.clone(),
         },
         Arc::new(core.clone()),
         token_key,
     )
     .with_tariffs(Arc::new(core.clone()))
     .with_tokens(Arc::new(core.clone()))
+    .with_sessions(Arc::new(core.clone()))
     .with_locations(
         Arc::new(core.clone()),
         Duration::from_secs(settings.offline_grace_seconds),

@@ -19,6 +19,7 @@ mod m20261124_000007_locations;
 mod m20261124_000008_tariffs;
 mod m20261124_000009_ocpi_outbox;
 mod m20261124_000010_ocpi_tokens;
+mod m20261124_000011_ocpi_sessions;
 
 /// The ordered list of every migration the CPMS schema is built from.
 ///
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000008_tariffs::Migration),
             Box::new(m20261124_000009_ocpi_outbox::Migration),
             Box::new(m20261124_000010_ocpi_tokens::Migration),
+            Box::new(m20261124_000011_ocpi_sessions::Migration),
         ]
     }
 }

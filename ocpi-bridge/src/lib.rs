@@ -2,8 +2,8 @@
 //! endpoints, the credentials handshake with eMSP partners in both directions, the sender side
 //! of the locations and tariffs modules (GET) with the push of their changes (`push.rs`, over the
 //! [`port::outbox::Outbox`] port), the receiver side of tokens and the real-time authorization of
-//! roaming tokens (`realtime.rs`, behind [`port::tokens::RoamingAuthorizer`]). Sessions, CDRs
-//! and commands build on it.
+//! roaming tokens (`realtime.rs`, behind [`port::tokens::RoamingAuthorizer`]), and the sender
+//! side of sessions (GET, and the push to the owning eMSP). CDRs and commands build on it.
 //!
 //! The bridge defines the port it needs ([`port::PartnerStore`]); the core implements it. The
 //! bridge never depends on the core or on another edge, and the core never sees an OCPI object.
@@ -27,10 +27,12 @@ use crate::auth::TokenCipher;
 use crate::client::{ClientError, OcpiClient};
 use crate::modules::credentials::{self, BusinessDetails, Credentials, CredentialsRole};
 use crate::modules::locations;
+use crate::modules::sessions;
 use crate::modules::tariffs;
 use crate::modules::tokens;
 use crate::modules::versions::{self, Endpoint, VersionDetails, VERSION};
 use crate::port::locations::LocationSource;
+use crate::port::sessions::SessionSource;
 use crate::port::tariffs::TariffSource;
 use crate::port::tokens::TokenStore;
 use crate::port::{Credential, Partner, PartnerRole, PartnerStore, Registration, StoreError};
@@ -57,6 +59,8 @@ pub struct OcpiConfig {
     pub max_page_limit: u64,
     /// How long the owning eMSP has to answer a real-time token authorization.
     pub realtime_auth_timeout: std::time::Duration,
+    /// ISO 4217 currency of our Sessions (Sessions: Session object, `currency`).
+    pub currency: String,
 }
 
 /// A partner the operator created, waiting for the eMSP to register with token A.
@@ -123,6 +127,8 @@ struct Inner {
     locations: std::sync::OnceLock<(Arc<dyn LocationSource>, chrono::Duration)>,
     /// Where the Tokens module keeps tokens; set once with [`Bridge::with_tokens`].
     tokens: std::sync::OnceLock<Arc<dyn TokenStore>>,
+    /// Where the Sessions module reads; set once with [`Bridge::with_sessions`].
+    sessions: std::sync::OnceLock<Arc<dyn SessionSource>>,
 }
 
 impl Bridge {
@@ -140,6 +146,7 @@ impl Bridge {
                 tariffs: std::sync::OnceLock::new(),
                 locations: std::sync::OnceLock::new(),
                 tokens: std::sync::OnceLock::new(),
+                sessions: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -157,6 +164,7 @@ impl Bridge {
                     .delete(credentials::delete),
             )
             .route(&format!("/{VERSION}/tariffs"), get(tariffs::list))
+            .route(&format!("/{VERSION}/sessions"), get(sessions::list))
             .route(&format!("/{VERSION}/locations"), get(locations::list))
             .route(
                 &format!("/{VERSION}/locations/{{location_id}}"),
@@ -293,6 +301,17 @@ impl Bridge {
             .get()
             .map(|s| s.as_ref())
             .ok_or_else(|| OcpiError::internal("the Tokens module is not wired"))
+    }
+
+    /// The bridge serving Sessions from `source` (Sessions module). The first source set stays.
+    pub fn with_sessions(self, source: Arc<dyn SessionSource>) -> Self {
+        // Set once at wiring time; a second call changes nothing.
+        let _ = self.inner.sessions.set(source);
+        self
+    }
+
+    pub(crate) fn session_source(&self) -> Option<&dyn SessionSource> {
+        self.inner.sessions.get().map(|s| s.as_ref())
     }
 
     /// The real-time authorization of roaming tokens, for the core to ask through its

@@ -6,6 +6,7 @@
 
 pub mod locations;
 pub mod outbox;
+pub mod sessions;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -1,5 +1,6 @@
 //! The push worker: delivers the outbox's rows to partners' Receiver interfaces (OCPI 2.2.1
-//! Locations: Receiver Interface, PUT and PATCH; Tariffs: Receiver Interface, PUT and DELETE).
+//! Locations: Receiver Interface, PUT and PATCH; Tariffs: Receiver Interface, PUT and DELETE;
+//! Sessions: Receiver Interface, PUT and PATCH).
 //!
 //! Each row is rendered from current state when it is sent, with the same functions the Sender
 //! GETs use, so a GET and a push agree and a late row never sends stale data. A row is delivered
@@ -14,8 +15,9 @@ use chrono::Utc;
 use serde_json::{json, Value};
 
 use crate::modules::locations::{render_evse, render_location};
+use crate::modules::sessions::render_session;
 use crate::modules::tariffs::ocpi_tariff;
-use crate::port::outbox::{Outbox, OutboxRow, PushOperation, LOCATIONS, TARIFFS};
+use crate::port::outbox::{Outbox, OutboxRow, PushOperation, LOCATIONS, SESSIONS, TARIFFS};
 use crate::port::{Partner, PartnerStatus};
 use crate::Bridge;
 
@@ -200,6 +202,30 @@ async fn deliver(bridge: &Bridge, row: &OutboxRow) -> Outcome {
                 },
             },
         },
+        (SESSIONS, op @ (PushOperation::Put | PushOperation::Patch)) => {
+            match bridge.session_source() {
+                None => Err(Outcome::Retry("the Sessions module is not wired".into())),
+                Some(source) => match source.session(&row.object_key).await {
+                    Err(e) => Err(Outcome::Retry(e.to_string())),
+                    // Its EVSE left the Location since: nothing that could be sent.
+                    Ok(None) => Err(Outcome::Delivered),
+                    Ok(Some(s)) => {
+                        let full = render_session(&s, cc, pid, &config.currency);
+                        // Sessions: PATCH method: the changed fields and last_updated; a
+                        // PATCH renders what changes while charging.
+                        let body = match op {
+                            PushOperation::Patch => json!({
+                                "kwh": full["kwh"],
+                                "status": full["status"],
+                                "last_updated": full["last_updated"],
+                            }),
+                            _ => full,
+                        };
+                        Ok((vec![row.object_key.as_str()], Some(body)))
+                    }
+                },
+            }
+        }
         // Rendered from the key alone: the tariff row is gone.
         (TARIFFS, PushOperation::Delete) => Ok((vec![row.object_key.as_str()], None)),
         (module, op) => Err(Outcome::Park(format!(

@@ -123,12 +123,29 @@ impl Core {
         &self,
         id_token: &str,
     ) -> Result<(TokenVerdict, Option<String>), CoreError> {
+        let (verdict, reference, _) = self.decide_with_origin(id_token).await?;
+        Ok((verdict, reference))
+    }
+
+    /// [`Core::decide`], with the roaming token that decided, when one did (for the OCPI
+    /// Session of a transaction it starts).
+    pub(crate) async fn decide_with_origin(
+        &self,
+        id_token: &str,
+    ) -> Result<
+        (
+            TokenVerdict,
+            Option<String>,
+            Option<super::roaming_tokens::RoamingOrigin>,
+        ),
+        CoreError,
+    > {
         let stored = id_token::Entity::find_by_id(id_token)
             .one(&self.db)
             .await?
             .map(IdTokenRecord::from);
         match stored {
-            Some(own) => Ok((verdict_for(Some(&own), self.now()), None)),
+            Some(own) => Ok((verdict_for(Some(&own), self.now()), None, None)),
             None => self.roaming_verdict(id_token).await,
         }
     }

@@ -14,6 +14,7 @@ mod outbox;
 mod partners;
 mod reservations;
 mod roaming_tokens;
+mod sessions;
 mod stations;
 mod tariffs;
 mod transaction_events;
@@ -69,6 +70,8 @@ pub struct CorePolicy {
     /// How long a station may be offline before OCPI shows its EVSEs UNKNOWN: the delay of the
     /// pushes a disconnect writes.
     pub offline_grace: std::time::Duration,
+    /// The least time between two OCPI Session PATCHes of one session while it charges.
+    pub session_update_interval: std::time::Duration,
 }
 
 impl Default for CorePolicy {
@@ -78,6 +81,7 @@ impl Default for CorePolicy {
             heartbeat_interval: 300,
             boot_retry_interval: 60,
             offline_grace: std::time::Duration::from_secs(300),
+            session_update_interval: std::time::Duration::from_secs(60),
         }
     }
 }

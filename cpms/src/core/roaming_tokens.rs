@@ -66,6 +66,30 @@ fn from_stored(token: &ocpi_token::Model) -> AuthorizationStatus {
     }
 }
 
+/// Which roaming token decided a verdict and how: what a transaction started with it keeps for
+/// its OCPI Session (Sessions: Session object, `cdr_token` and `auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RoamingOrigin {
+    /// The partner that owns the token.
+    pub partner_id: i64,
+    /// The `ocpi_token` row.
+    pub token_id: i64,
+    /// Whether the eMSP answered in real time (AUTH_REQUEST) rather than the stored token
+    /// deciding (WHITELIST) (Types: AuthMethod enum).
+    pub realtime: bool,
+}
+
+impl RoamingOrigin {
+    /// The stored AuthMethod name.
+    pub fn auth_method(self) -> &'static str {
+        if self.realtime {
+            "AUTH_REQUEST"
+        } else {
+            "WHITELIST"
+        }
+    }
+}
+
 impl Core {
     /// Wires the real-time authorization of roaming tokens (the bridge's, at start-up). The
     /// first one set stays; without one, roaming tokens are decided as if the eMSP were down.
@@ -79,7 +103,7 @@ impl Core {
     pub(crate) async fn roaming_verdict(
         &self,
         uid: &str,
-    ) -> Result<(TokenVerdict, Option<String>), CoreError> {
+    ) -> Result<(TokenVerdict, Option<String>, Option<RoamingOrigin>), CoreError> {
         let rows = ocpi_token::Entity::find()
             .filter(ocpi_token::Column::Uid.eq(uid))
             .order_by_desc(ocpi_token::Column::LastUpdated)
@@ -91,7 +115,18 @@ impl Core {
             .find(|r| r.token_type == TokenType::Rfid.as_str())
             .or(rows.first())
         else {
-            return Ok((TokenVerdict::plain(AuthorizationStatus::Invalid), None));
+            return Ok((
+                TokenVerdict::plain(AuthorizationStatus::Invalid),
+                None,
+                None,
+            ));
+        };
+        let origin = |realtime| {
+            Some(RoamingOrigin {
+                partner_id: row.partner_id,
+                token_id: row.id,
+                realtime,
+            })
         };
         let verdict = |status| TokenVerdict {
             status,
@@ -101,7 +136,7 @@ impl Core {
         let whitelist = WhitelistType::parse(&row.whitelist).unwrap_or(WhitelistType::Never);
         // Tokens: WhitelistType enum: ALWAYS needs no real-time authorization.
         if whitelist == WhitelistType::Always {
-            return Ok((verdict(from_stored(row)), None));
+            return Ok((verdict(from_stored(row)), None, origin(false)));
         }
         let token_type = TokenType::parse(&row.token_type).unwrap_or(TokenType::Other);
         let answer = match (
@@ -120,7 +155,11 @@ impl Core {
             _ => Err("the owning partner is not registered".to_owned()),
         };
         match answer {
-            Ok(v) => Ok((verdict(from_allowed(v.allowed)), v.authorization_reference)),
+            Ok(v) => Ok((
+                verdict(from_allowed(v.allowed)),
+                v.authorization_reference,
+                origin(true),
+            )),
             Err(why) => {
                 // Tokens: WhitelistType enum: ALLOWED and ALLOWED_OFFLINE fall back to the
                 // stored token when the eMSP cannot be reached; NEVER does not.
@@ -129,7 +168,7 @@ impl Core {
                     _ => from_stored(row),
                 };
                 tracing::warn!(%uid, whitelist = whitelist.as_str(), error = %why, verdict = ?status, "real-time authorization unavailable");
-                Ok((verdict(status), None))
+                Ok((verdict(status), None, origin(false)))
             }
         }
     }

@@ -15,6 +15,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::sessions::SessionChange;
 use super::{Core, CoreError};
 use crate::entities::{meter_sample, transaction};
 use crate::events::DomainEvent;
@@ -274,8 +275,8 @@ impl Core {
                 verdict: self.verdict(&existing.id_token).await?,
             });
         }
-        let (verdict, authorization_reference): (TokenVerdict, _) =
-            self.decide(&start.id_token).await?;
+        let (verdict, authorization_reference, origin): (TokenVerdict, _, _) =
+            self.decide_with_origin(&start.id_token).await?;
         let now = self.now();
         let authorization_status = format!("{:?}", verdict.status);
         let row = transaction::ActiveModel {
@@ -300,9 +301,34 @@ impl Core {
             station_transaction_id: Set(None),
             remote_start_id: Set(None),
             authorization_reference: Set(authorization_reference),
+            ocpi_partner_id: Set(origin.map(|o| o.partner_id)),
+            ocpi_token_id: Set(origin.map(|o| o.token_id)),
+            ocpi_auth_method: Set(origin.map(|o| o.auth_method().to_owned())),
         };
-        let inserted = match row.insert(&self.db).await {
-            Ok(m) => m,
+        // The Session push commits with the transaction (the outbox invariant). 1.6
+        // StartTransaction means the station already started, so the Session is ACTIVE (or
+        // INVALID for a refused token), never PENDING (Sessions: SessionStatus enum).
+        let txn = self.db.begin().await?;
+        let written = match row.insert(&txn).await {
+            Ok(m) => {
+                let pushed = self
+                    .enqueue_session(&txn, &m, SessionChange::Started)
+                    .await?;
+                txn.commit().await?;
+                Ok((m, pushed))
+            }
+            Err(e) => {
+                txn.rollback().await?;
+                Err(e)
+            }
+        };
+        let inserted = match written {
+            Ok((m, pushed)) => {
+                if pushed {
+                    self.wake_push();
+                }
+                m
+            }
             Err(e) => {
                 // Two copies raced past the lookup: the unique index let one in; use it.
                 match self
@@ -373,6 +399,7 @@ impl Core {
         let samples = rows.len();
         insert_samples(&txn, rows).await?;
         let mut updated = None;
+        let mut pushed = false;
         if let Some(tx) = tx.filter(|t| t.state == "Active") {
             let latest = report
                 .readings
@@ -387,12 +414,18 @@ impl Core {
                     row.last_meter_wh = Set(Some(wh.normalize().to_string()));
                     row.last_meter_at = Set(Some(at));
                     row.updated_at = Set(self.now());
-                    row.update(&txn).await?;
+                    let tx = row.update(&txn).await?;
+                    pushed = self
+                        .enqueue_session(&txn, &tx, SessionChange::Charging)
+                        .await?;
                     updated = Some((id, energy_wh));
                 }
             }
         }
         txn.commit().await?;
+        if pushed {
+            self.wake_push();
+        }
         self.events.publish(
             station_id,
             DomainEvent::MeterValues {
@@ -451,10 +484,16 @@ impl Core {
         row.stop_reason = Set(Some(stop.reason.clone()));
         row.stop_id_token = Set(stop.id_token.clone());
         row.updated_at = Set(self.now());
-        row.update(&txn).await?;
+        let tx = row.update(&txn).await?;
         let rows = sample_rows(station_id, evse_id, connector_id, Some(id), &stop.readings);
         insert_samples(&txn, rows).await?;
+        let pushed = self
+            .enqueue_session(&txn, &tx, SessionChange::Stopped)
+            .await?;
         txn.commit().await?;
+        if pushed {
+            self.wake_push();
+        }
         self.events.publish(
             station_id,
             DomainEvent::TransactionEnded {

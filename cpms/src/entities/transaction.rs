@@ -54,6 +54,14 @@ pub struct Model {
     /// The reference an eMSP's real-time authorization gave the token that started it (OCPI
     /// 2.2.1 Tokens: AuthorizationInfo), for the Session and CDR.
     pub authorization_reference: Option<String>,
+    /// The OCPI partner owning the roaming token that started it; its Session goes to that
+    /// eMSP only (OCPI 2.2.1 Sessions). NULL for the operator's own tokens.
+    pub ocpi_partner_id: Option<i64>,
+    /// The `ocpi_token` row of that roaming token, for the Session's CdrToken.
+    pub ocpi_token_id: Option<i64>,
+    /// How the roaming token was authorized: `AUTH_REQUEST` (the eMSP answered in real time)
+    /// or `WHITELIST` (Types: AuthMethod enum).
+    pub ocpi_auth_method: Option<String>,
 }
 
 /// The station a transaction runs on and the meter samples it collected.

@@ -491,3 +491,69 @@ impl TokensEmsp {
         (status, body)
     }
 }
+
+/// A registered test eMSP of party DE/`party_id` whose version details list a `sessions`
+/// RECEIVER endpoint; it records every request on it as a [`PushEmsp`] does.
+pub async fn sessions_emsp(server: &TestServer, party_id: &'static str) -> PushEmsp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}/emsp");
+    let versions = base.clone();
+    let state = std::sync::Arc::new(PushState::default());
+    let recorder = state.clone();
+    let app = Router::new()
+        .route(
+            "/emsp/versions",
+            get(move |h: HeaderMap| async move {
+                if !authorised(&h) {
+                    return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
+                }
+                (
+                    StatusCode::OK,
+                    envelope(json!([{"version": "2.2.1", "url": format!("{versions}/2.2.1")}])),
+                )
+            }),
+        )
+        .route(
+            "/emsp/2.2.1",
+            get(move |h: HeaderMap| async move {
+                if !authorised(&h) {
+                    return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
+                }
+                (
+                    StatusCode::OK,
+                    envelope(json!({"version": "2.2.1", "endpoints": [
+                        {"identifier": "credentials", "role": "SENDER", "url": format!("{base}/2.2.1/credentials")},
+                        {"identifier": "sessions", "role": "RECEIVER", "url": format!("{base}/2.2.1/sessions")},
+                    ]})),
+                )
+            }),
+        )
+        .fallback(move |m, u, h, b| receive(recorder.clone(), m, u, h, b));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let token_a = pending_token(server, party_id).await;
+    let (status, _, answer) = ocpi(
+        server,
+        "POST",
+        "/ocpi/2.2.1/credentials",
+        Some(&token(&token_a)),
+        Some(json!({
+            "token": EMSP_TOKEN_B,
+            "url": format!("http://{addr}/emsp/versions"),
+            "roles": [{"role": "EMSP", "party_id": party_id, "country_code": "DE",
+                       "business_details": {"name": party_id}}],
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "registration: {answer}");
+    let token_c = answer["data"]["token"]
+        .as_str()
+        .expect("token C")
+        .to_owned();
+    PushEmsp {
+        addr,
+        token_c,
+        state,
+    }
+}

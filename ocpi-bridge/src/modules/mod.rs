@@ -2,6 +2,7 @@
 
 pub mod credentials;
 pub mod locations;
+pub mod sessions;
 pub mod tariffs;
 pub mod tokens;
 pub mod versions;

@@ -42,6 +42,12 @@ pub const ENDPOINTS: &[ModuleEntry] = &[
         role: "SENDER",
         path: "tariffs",
     },
+    // Sessions: the CPO owns the sessions and serves the Sender interface.
+    ModuleEntry {
+        identifier: "sessions",
+        role: "SENDER",
+        path: "sessions",
+    },
     // Tokens: the eMSP owns the tokens and pushes them; the CPO serves the Receiver interface.
     ModuleEntry {
         identifier: "tokens",

@@ -18,6 +18,8 @@ use super::{PartnerId, StoreError};
 pub const LOCATIONS: &str = "locations";
 /// See [`LOCATIONS`].
 pub const TARIFFS: &str = "tariffs";
+/// See [`LOCATIONS`]; the object key is the session id.
+pub const SESSIONS: &str = "sessions";
 
 /// What the receiver is asked to do with the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,253 @@
+//! OCPI Sessions, the core's side (OCPI 2.2.1 Sessions module, CPO Sender interface): the
+//! session pushes a transaction started with a roaming token owes the token's eMSP, written in
+//! the transaction of the change, and the bridge's [`SessionSource`] over the transactions.
+//!
+//! A transaction whose EVSE is on no Location has no Session: OCPI requires `location_id`,
+//! `evse_uid` and `connector_id`, so nothing is written or served for it.
+//! 2.0.1 transactions (`transaction_events.rs`) do not write session pushes yet.
+
+use async_trait::async_trait;
+use ocpi_bridge::port::locations::EvseSpec;
+use ocpi_bridge::port::outbox::{OutboxState, PushOperation, SESSIONS};
+use ocpi_bridge::port::sessions::{
+    AuthMethod, CdrToken, SessionFacts, SessionSource, SessionStatus,
+};
+use ocpi_bridge::port::tokens::TokenType;
+use ocpi_bridge::port::{PartnerEndpoint, PartnerId, PartnerStatus, StoreError};
+use rust_decimal::Decimal;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder,
+};
+
+use super::transactions::parse_wh;
+use super::{Core, CoreError};
+use crate::entities::{location_evse, ocpi_outbox, ocpi_partner, ocpi_token, transaction};
+
+fn storage(e: sea_orm::DbErr) -> StoreError {
+    StoreError::Storage(e.to_string())
+}
+
+/// What a session push is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionChange {
+    /// The transaction started: PUT, due now.
+    Started,
+    /// The energy moved: PATCH, at most one per session per update interval.
+    Charging,
+    /// The transaction stopped: PUT with COMPLETED, due now, after any waiting PATCH.
+    Stopped,
+}
+
+impl Core {
+    /// The Location EVSE the station's EVSE is, if it is on a Location.
+    async fn mapped_evse<C: ConnectionTrait>(
+        conn: &C,
+        station_id: &str,
+        evse_id: i32,
+    ) -> Result<Option<location_evse::Model>, sea_orm::DbErr> {
+        location_evse::Entity::find()
+            .filter(location_evse::Column::StationId.eq(station_id))
+            .filter(location_evse::Column::EvseId.eq(evse_id))
+            .order_by_asc(location_evse::Column::LocationId)
+            .one(conn)
+            .await
+    }
+
+    /// Writes, on `conn` (the transaction of the change), the session push `change` of `tx` owes
+    /// the eMSP owning its token: only to that partner, only when it is registered with a
+    /// sessions RECEIVER and the EVSE is on a Location. Returns whether a row was written or
+    /// moved, so the caller wakes the worker after its commit.
+    pub(crate) async fn enqueue_session<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tx: &transaction::Model,
+        change: SessionChange,
+    ) -> Result<bool, CoreError> {
+        let Some(partner_id) = tx.ocpi_partner_id else {
+            return Ok(false);
+        };
+        if Self::mapped_evse(conn, &tx.station_id, tx.evse_id)
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        let Some(partner) = ocpi_partner::Entity::find_by_id(partner_id)
+            .one(conn)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let receives = partner.status == PartnerStatus::Registered.as_str()
+            && serde_json::from_str::<Vec<PartnerEndpoint>>(&partner.endpoints)
+                .unwrap_or_default()
+                .iter()
+                .any(|e| e.identifier == SESSIONS && e.role.eq_ignore_ascii_case("RECEIVER"));
+        if !receives {
+            return Ok(false);
+        }
+        let key = tx.id.to_string();
+        let now = self.now();
+        let rows = ocpi_outbox::Entity::find()
+            .filter(ocpi_outbox::Column::PartnerId.eq(partner_id))
+            .filter(ocpi_outbox::Column::Module.eq(SESSIONS))
+            .filter(ocpi_outbox::Column::ObjectKey.eq(key.as_str()))
+            .order_by_desc(ocpi_outbox::Column::Id)
+            .all(conn)
+            .await?;
+        let waiting = |r: &&ocpi_outbox::Model| {
+            r.state == OutboxState::Pending.as_str() && r.claimed_at.is_none()
+        };
+        let (operation, at) = match change {
+            SessionChange::Started => (PushOperation::Put, now),
+            SessionChange::Charging => {
+                // A waiting PATCH renders the latest energy when it is sent.
+                if rows
+                    .iter()
+                    .filter(waiting)
+                    .any(|r| r.operation == PushOperation::Patch.as_str())
+                {
+                    return Ok(false);
+                }
+                // Sessions: PATCH method: updates are throttled to one per interval after the
+                // previous push of the session.
+                let interval = chrono::Duration::from_std(self.policy.session_update_interval)
+                    .unwrap_or(chrono::Duration::MAX);
+                let after = rows
+                    .first()
+                    .map_or(now, |r| r.created_at.max(r.next_attempt_at) + interval);
+                (PushOperation::Patch, after.max(now))
+            }
+            SessionChange::Stopped => {
+                // Rows of an object go in order: a PATCH scheduled for later would hold the
+                // final PUT back, so it goes now.
+                for r in rows.iter().filter(waiting) {
+                    if r.next_attempt_at > now && r.attempts == 0 {
+                        let mut active = r.clone().into_active_model();
+                        active.next_attempt_at = Set(now);
+                        active.update(conn).await?;
+                    }
+                }
+                (PushOperation::Put, now)
+            }
+        };
+        ocpi_outbox::ActiveModel {
+            partner_id: Set(partner_id),
+            module: Set(SESSIONS.to_owned()),
+            object_key: Set(key),
+            operation: Set(operation.as_str().to_owned()),
+            created_at: Set(now),
+            attempts: Set(0),
+            next_attempt_at: Set(at),
+            state: Set(OutboxState::Pending.as_str().to_owned()),
+            claimed_at: Set(None),
+            last_error: Set(None),
+            delivered_at: Set(None),
+            ..Default::default()
+        }
+        .insert(conn)
+        .await?;
+        Ok(true)
+    }
+
+    /// The Session facts of a transaction, `None` when it has no roaming token or its EVSE is on
+    /// no Location.
+    async fn session_facts(
+        &self,
+        tx: transaction::Model,
+    ) -> Result<Option<SessionFacts>, sea_orm::DbErr> {
+        let (Some(owner), Some(token_id)) = (tx.ocpi_partner_id, tx.ocpi_token_id) else {
+            return Ok(None);
+        };
+        let Some(evse) = Self::mapped_evse(&self.db, &tx.station_id, tx.evse_id).await? else {
+            return Ok(None);
+        };
+        let Some(token) = ocpi_token::Entity::find_by_id(token_id)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        // The operator's connector ids are the station's connector numbers (Locations:
+        // Connector object); an EVSE described with other ids shows its first.
+        let wanted = tx.connector_id.to_string();
+        let connectors = serde_json::from_str::<EvseSpec>(&evse.details)
+            .map(|s| s.connectors)
+            .unwrap_or_default();
+        let connector_id = connectors
+            .iter()
+            .find(|c| c.id == wanted)
+            .or(connectors.first())
+            .map_or(wanted, |c| c.id.clone());
+        let latest = tx.meter_stop_wh.as_deref().or(tx.last_meter_wh.as_deref());
+        let wh = latest
+            .map(|l| (parse_wh(l) - parse_wh(&tx.meter_start_wh)).max(Decimal::ZERO))
+            .unwrap_or_default();
+        let status = if tx.authorization_status != "Accepted" {
+            SessionStatus::Invalid
+        } else if tx.state == "Stopped" {
+            SessionStatus::Completed
+        } else {
+            SessionStatus::Active
+        };
+        Ok(Some(SessionFacts {
+            id: tx.id.to_string(),
+            owner: PartnerId(owner),
+            start_date_time: tx.started_at,
+            end_date_time: tx.stopped_at,
+            kwh: wh / Decimal::from(1000),
+            cdr_token: CdrToken {
+                country_code: token.country_code,
+                party_id: token.party_id,
+                uid: token.uid,
+                token_type: TokenType::parse(&token.token_type).unwrap_or(TokenType::Other),
+                contract_id: token.contract_id,
+            },
+            auth_method: tx
+                .ocpi_auth_method
+                .as_deref()
+                .and_then(AuthMethod::parse)
+                .unwrap_or(AuthMethod::Whitelist),
+            authorization_reference: tx.authorization_reference,
+            location_id: evse.location_id,
+            evse_uid: evse.uid,
+            connector_id,
+            status,
+            last_updated: tx.updated_at,
+        }))
+    }
+}
+
+#[async_trait]
+impl SessionSource for Core {
+    async fn session(&self, id: &str) -> Result<Option<SessionFacts>, StoreError> {
+        let Ok(id) = id.parse::<i32>() else {
+            return Ok(None);
+        };
+        let Some(tx) = transaction::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(storage)?
+        else {
+            return Ok(None);
+        };
+        self.session_facts(tx).await.map_err(storage)
+    }
+
+    async fn sessions(&self, owner: PartnerId) -> Result<Vec<SessionFacts>, StoreError> {
+        let rows = transaction::Entity::find()
+            .filter(transaction::Column::OcpiPartnerId.eq(owner.0))
+            .order_by_asc(transaction::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(storage)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for tx in rows {
+            if let Some(facts) = self.session_facts(tx).await.map_err(storage)? {
+                out.push(facts);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,131 @@
+//! Sessions module, CPO Sender interface (OCPI 2.2.1 Sessions: Interfaces and endpoints, Sender
+//! Interface): `GET /ocpi/2.2.1/sessions`, the paginated list of the calling eMSP's sessions.
+//! The pushes to the owning eMSP's Receiver interface render with [`render_session`] too.
+//!
+//! Not rendered yet: `charging_periods` and `total_cost` (both optional; no tariff is applied to
+//! sessions yet).
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use rust_decimal::prelude::ToPrimitive;
+use serde_json::{json, Value};
+
+use crate::port::sessions::SessionFacts;
+use crate::transport::{ocpi_time, OcpiError, OcpiResponse, Page, PageQuery};
+use crate::Bridge;
+
+/// The Session object (Sessions: Session object) of `facts`, owned by our party, priced in
+/// `currency`.
+pub fn render_session(
+    facts: &SessionFacts,
+    country_code: &str,
+    party_id: &str,
+    currency: &str,
+) -> Value {
+    // Sessions: Session object: kwh is a number; three decimals are Wh precision.
+    let kwh = facts.kwh.round_dp(3).to_f64().unwrap_or(0.0);
+    let mut session = json!({
+        "country_code": country_code,
+        "party_id": party_id,
+        "id": facts.id,
+        "start_date_time": ocpi_time(facts.start_date_time),
+        "kwh": kwh,
+        "cdr_token": {
+            "country_code": facts.cdr_token.country_code,
+            "party_id": facts.cdr_token.party_id,
+            "uid": facts.cdr_token.uid,
+            "type": facts.cdr_token.token_type,
+            "contract_id": facts.cdr_token.contract_id,
+        },
+        "auth_method": facts.auth_method,
+        "location_id": facts.location_id,
+        "evse_uid": facts.evse_uid,
+        "connector_id": facts.connector_id,
+        "currency": currency,
+        "status": facts.status,
+        "last_updated": ocpi_time(facts.last_updated),
+    });
+    if let Some(end) = facts.end_date_time {
+        session["end_date_time"] = ocpi_time(end).into();
+    }
+    if let Some(reference) = &facts.authorization_reference {
+        session["authorization_reference"] = reference.clone().into();
+    }
+    session
+}
+
+/// `GET /ocpi/2.2.1/sessions?date_from&[date_to]&[offset]&[limit]` (Sessions: Sender
+/// Interface, GET Method): the caller's sessions with `last_updated` in `[date_from, date_to)`,
+/// paginated (Transport and format: Pagination). Each eMSP sees only sessions of its tokens.
+pub async fn list(
+    State(bridge): State<Bridge>,
+    headers: HeaderMap,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<OcpiResponse, OcpiError> {
+    let partner = bridge.authenticate_registered(&headers).await?;
+    let Query(query) = query.map_err(|e| OcpiError::bad_request(e.body_text()))?;
+    let source = bridge
+        .session_source()
+        .ok_or_else(|| OcpiError::internal("the Sessions module is not wired"))?;
+    let page = Page::new(query, bridge.config().max_page_limit);
+    let sessions = source
+        .sessions(partner.id)
+        .await
+        .map_err(|e| OcpiError::internal(e.to_string()))?;
+    let matching: Vec<&SessionFacts> = sessions
+        .iter()
+        .filter(|s| page.in_window(s.last_updated))
+        .collect();
+    let total = matching.len() as u64;
+    let config = bridge.config();
+    let data: Vec<Value> = matching
+        .into_iter()
+        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(page.limit).unwrap_or(usize::MAX))
+        .map(|s| render_session(s, &config.country_code, &config.party_id, &config.currency))
+        .collect();
+    let base_url = format!("{}/sessions", bridge.version_details_url());
+    Ok(OcpiResponse::ok(data)?.with_headers(page.headers(&base_url, total)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::port::sessions::{AuthMethod, CdrToken, SessionStatus};
+    use crate::port::tokens::TokenType;
+    use crate::port::PartnerId;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_completed_session_carries_its_token_place_and_energy() {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 10, 0, 0).unwrap();
+        let facts = SessionFacts {
+            id: "7".into(),
+            owner: PartnerId(1),
+            start_date_time: at,
+            end_date_time: Some(at + chrono::Duration::hours(1)),
+            kwh: rust_decimal::Decimal::new(12345, 3),
+            cdr_token: CdrToken {
+                country_code: "DE".into(),
+                party_id: "EMS".into(),
+                uid: "RF1".into(),
+                token_type: TokenType::Rfid,
+                contract_id: "DE-EMS-C1".into(),
+            },
+            auth_method: AuthMethod::Whitelist,
+            authorization_reference: None,
+            location_id: "L1".into(),
+            evse_uid: "E1".into(),
+            connector_id: "1".into(),
+            status: SessionStatus::Completed,
+            last_updated: at,
+        };
+        let v = render_session(&facts, "NL", "CPO", "EUR");
+        assert_eq!(v["kwh"], 12.345);
+        assert_eq!(v["status"], "COMPLETED");
+        assert_eq!(v["auth_method"], "WHITELIST");
+        assert_eq!(v["cdr_token"]["type"], "RFID");
+        assert_eq!(v["end_date_time"], "2026-01-01T11:00:00Z");
+        assert!(v.get("authorization_reference").is_none());
+    }
+}
