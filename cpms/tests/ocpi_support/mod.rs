@@ -47,35 +47,10 @@ impl Emsp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}/emsp");
-        let versions = base.clone();
-        let app = Router::new()
-            .route(
-                "/emsp/versions",
-                get(move |h: HeaderMap| async move {
-                    if !authorised(&h) {
-                        return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
-                    }
-                    (
-                        StatusCode::OK,
-                        envelope(json!([{"version": "2.2.1", "url": format!("{versions}/2.2.1")}])),
-                    )
-                }),
-            )
-            .route(
-                "/emsp/2.2.1",
-                get(move |h: HeaderMap| async move {
-                    if !authorised(&h) {
-                        return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
-                    }
-                    (
-                        StatusCode::OK,
-                        envelope(json!({"version": "2.2.1", "endpoints": [
-                            {"identifier": "credentials", "role": "SENDER", "url": format!("{base}/2.2.1/credentials")},
-                            {"identifier": "locations", "role": "RECEIVER", "url": format!("{base}/2.2.1/locations")},
-                        ]})),
-                    )
-                }),
-            );
+        let app = platform_routes(
+            &base,
+            &[("credentials", "SENDER"), ("locations", "RECEIVER")],
+        );
         tokio::spawn(async move { axum::serve(listener, app).await });
 
         let token_a = pending_token(server, "Test eMSP").await;
@@ -242,39 +217,17 @@ impl PushEmsp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}/emsp");
-        let versions = base.clone();
         let state = std::sync::Arc::new(PushState::default());
         let recorder = state.clone();
-        let app = Router::new()
-            .route(
-                "/emsp/versions",
-                get(move |h: HeaderMap| async move {
-                    if !authorised(&h) {
-                        return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
-                    }
-                    (
-                        StatusCode::OK,
-                        envelope(json!([{"version": "2.2.1", "url": format!("{versions}/2.2.1")}])),
-                    )
-                }),
-            )
-            .route(
-                "/emsp/2.2.1",
-                get(move |h: HeaderMap| async move {
-                    if !authorised(&h) {
-                        return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
-                    }
-                    (
-                        StatusCode::OK,
-                        envelope(json!({"version": "2.2.1", "endpoints": [
-                            {"identifier": "credentials", "role": "SENDER", "url": format!("{base}/2.2.1/credentials")},
-                            {"identifier": "locations", "role": "RECEIVER", "url": format!("{base}/2.2.1/locations")},
-                            {"identifier": "tariffs", "role": "RECEIVER", "url": format!("{base}/2.2.1/tariffs")},
-                        ]})),
-                    )
-                }),
-            )
-            .fallback(move |m, u, h, b| receive(recorder.clone(), m, u, h, b));
+        let app = platform_routes(
+            &base,
+            &[
+                ("credentials", "SENDER"),
+                ("locations", "RECEIVER"),
+                ("tariffs", "RECEIVER"),
+            ],
+        )
+        .fallback(move |m, u, h, b| receive(recorder.clone(), m, u, h, b));
         tokio::spawn(async move { axum::serve(listener, app).await });
 
         let token_a = pending_token(server, "Push eMSP").await;
@@ -381,66 +334,37 @@ impl TokensEmsp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}/emsp");
-        let versions = base.clone();
         let state = std::sync::Arc::new(TokensState::default());
         let answering = state.clone();
-        let app = Router::new()
-            .route(
-                "/emsp/versions",
-                get(move |h: HeaderMap| async move {
+        let app = platform_routes(&base, &[("credentials", "SENDER"), ("tokens", "SENDER")]).route(
+            "/emsp/2.2.1/tokens/{uid}/authorize",
+            axum::routing::post(
+                move |axum::extract::Path(uid): axum::extract::Path<String>,
+                      uri: axum::http::Uri,
+                      h: HeaderMap| async move {
                     if !authorised(&h) {
                         return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
                     }
-                    (
-                        StatusCode::OK,
-                        envelope(json!([{"version": "2.2.1", "url": format!("{versions}/2.2.1")}])),
-                    )
-                }),
-            )
-            .route(
-                "/emsp/2.2.1",
-                get(move |h: HeaderMap| async move {
-                    if !authorised(&h) {
-                        return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
+                    answering.calls.lock().unwrap().push(format!(
+                        "{}?{}",
+                        uri.path(),
+                        uri.query().unwrap_or_default()
+                    ));
+                    let answer = answering.answer.lock().unwrap().clone();
+                    match answer {
+                        Some(AuthAnswer::Allowed(allowed, reference)) => (
+                            StatusCode::OK,
+                            envelope(json!({
+                                "allowed": allowed,
+                                "token": {"uid": uid},
+                                "authorization_reference": reference,
+                            })),
+                        ),
+                        _ => (StatusCode::SERVICE_UNAVAILABLE, envelope(Value::Null)),
                     }
-                    (
-                        StatusCode::OK,
-                        envelope(json!({"version": "2.2.1", "endpoints": [
-                            {"identifier": "credentials", "role": "SENDER", "url": format!("{base}/2.2.1/credentials")},
-                            {"identifier": "tokens", "role": "SENDER", "url": format!("{base}/2.2.1/tokens")},
-                        ]})),
-                    )
-                }),
-            )
-            .route(
-                "/emsp/2.2.1/tokens/{uid}/authorize",
-                axum::routing::post(
-                    move |axum::extract::Path(uid): axum::extract::Path<String>,
-                          uri: axum::http::Uri,
-                          h: HeaderMap| async move {
-                        if !authorised(&h) {
-                            return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
-                        }
-                        answering.calls.lock().unwrap().push(format!(
-                            "{}?{}",
-                            uri.path(),
-                            uri.query().unwrap_or_default()
-                        ));
-                        let answer = answering.answer.lock().unwrap().clone();
-                        match answer {
-                            Some(AuthAnswer::Allowed(allowed, reference)) => (
-                                StatusCode::OK,
-                                envelope(json!({
-                                    "allowed": allowed,
-                                    "token": {"uid": uid},
-                                    "authorization_reference": reference,
-                                })),
-                            ),
-                            _ => (StatusCode::SERVICE_UNAVAILABLE, envelope(Value::Null)),
-                        }
-                    },
-                ),
-            );
+                },
+            ),
+        );
         tokio::spawn(async move { axum::serve(listener, app).await });
 
         let token_a = pending_token(server, "Tokens eMSP").await;
@@ -498,38 +422,13 @@ pub async fn sessions_emsp(server: &TestServer, party_id: &'static str) -> PushE
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}/emsp");
-    let versions = base.clone();
     let state = std::sync::Arc::new(PushState::default());
     let recorder = state.clone();
-    let app = Router::new()
-        .route(
-            "/emsp/versions",
-            get(move |h: HeaderMap| async move {
-                if !authorised(&h) {
-                    return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
-                }
-                (
-                    StatusCode::OK,
-                    envelope(json!([{"version": "2.2.1", "url": format!("{versions}/2.2.1")}])),
-                )
-            }),
-        )
-        .route(
-            "/emsp/2.2.1",
-            get(move |h: HeaderMap| async move {
-                if !authorised(&h) {
-                    return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
-                }
-                (
-                    StatusCode::OK,
-                    envelope(json!({"version": "2.2.1", "endpoints": [
-                        {"identifier": "credentials", "role": "SENDER", "url": format!("{base}/2.2.1/credentials")},
-                        {"identifier": "sessions", "role": "RECEIVER", "url": format!("{base}/2.2.1/sessions")},
-                    ]})),
-                )
-            }),
-        )
-        .fallback(move |m, u, h, b| receive(recorder.clone(), m, u, h, b));
+    let app = platform_routes(
+        &base,
+        &[("credentials", "SENDER"), ("sessions", "RECEIVER")],
+    )
+    .fallback(move |m, u, h, b| receive(recorder.clone(), m, u, h, b));
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let token_a = pending_token(server, party_id).await;
@@ -556,4 +455,25 @@ pub async fn sessions_emsp(server: &TestServer, party_id: &'static str) -> PushE
         token_c,
         state,
     }
+}
+
+/// The two platform routes every test eMSP serves behind its token: its versions list and its
+/// 2.2.1 version details listing `endpoints` (module identifier, role), each at `{base}/2.2.1/{id}`.
+fn platform_routes(base: &str, endpoints: &[(&str, &str)]) -> Router {
+    let versions = json!([{"version": "2.2.1", "url": format!("{base}/2.2.1")}]);
+    let details = json!({"version": "2.2.1", "endpoints": endpoints
+        .iter()
+        .map(|(id, role)| json!({"identifier": id, "role": role, "url": format!("{base}/2.2.1/{id}")}))
+        .collect::<Vec<_>>()});
+    let guarded = |body: Value| {
+        get(move |h: HeaderMap| async move {
+            if !authorised(&h) {
+                return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
+            }
+            (StatusCode::OK, envelope(body))
+        })
+    };
+    Router::new()
+        .route("/emsp/versions", guarded(versions))
+        .route("/emsp/2.2.1", guarded(details))
 }
