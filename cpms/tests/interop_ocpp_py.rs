@@ -10,29 +10,19 @@
 mod interop_support;
 
 use std::path::Path;
-use std::process::Stdio;
 use std::str::FromStr;
-use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use interop_support::*;
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
-use tokio::time::timeout;
 
 const CHARGER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/interop/charger16.py");
 const STATION_ID: &str = "PYCP01";
 const ID_TOKEN: &str = "INTEROP1";
 /// The chargePointVendor that charger16.py sends in its BootNotification.
 const CHARGER_VENDOR: &str = "InteropPy";
-
-/// How long the whole charger flow may take, from spawn to exit.
-const FLOW_LIMIT: Duration = Duration::from_secs(60);
-/// The charger's own overall limit: below FLOW_LIMIT, so that it reports where it got stuck.
-const CHARGER_LIMIT_SECS: &str = "50";
 
 /// Files in the test's temp dir, printed when the test fails.
 const CHARGER_LOG: &str = "charger16.stderr";
@@ -54,81 +44,34 @@ async fn ocpp_python_charge_point_runs_local_and_remote_sessions_against_cpms() 
 }
 
 async fn interop(python: &Path, dir: &Path) -> Result<()> {
-    let check = Command::new(python)
-        .args(["-c", "import ocpp, websockets; print(ocpp.__file__)"])
-        .output()
-        .await
-        .with_context(|| format!("running {}", python.display()))?;
-    ensure!(
-        check.status.success(),
-        "{} cannot import ocpp and websockets (pip install -r tests/interop/requirements.txt): {}",
-        python.display(),
-        String::from_utf8_lossy(&check.stderr)
-    );
-
+    check_python(python).await?;
     let server = Server::start(dir).await?;
     let api = server.api().await?;
 
-    let created = api
-        .post(
-            "/api/id-tokens",
-            &json!({"id_token": ID_TOKEN, "status": "Accepted"}),
-        )
-        .await?;
-    ensure!(
-        created.0 == StatusCode::CREATED,
-        "POST /api/id-tokens: expected 201, got {} {}",
-        created.0,
-        created.1
-    );
+    accept_token(&api, ID_TOKEN).await?;
 
     run_charger(python, dir, &server, &api).await?;
     check_station(&api).await?;
     check_transactions(&api).await
 }
 
-/// Runs charger16.py to its end, asking for a remote start once it reports `READY`.
+/// Runs the charger to its end; once it reports `READY`, the operator's part: the schema-checked
+/// commands, smart charging, a remote start.
 async fn run_charger(python: &Path, dir: &Path, server: &Server, api: &Api) -> Result<()> {
-    let url = format!("ws://127.0.0.1:{}/ocpp/{STATION_ID}", server.ocpp_port);
-    let mut charger = Command::new(python)
-        .arg(CHARGER_SCRIPT)
-        .args(["--url", &url, "--id-token", ID_TOKEN])
-        .args(["--timeout", CHARGER_LIMIT_SECS])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log_file(&dir.join(CHARGER_LOG))?)
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("spawning {} {CHARGER_SCRIPT}", python.display()))?;
-    let stdout = charger.stdout.take().context("charger stdout")?;
-
-    let flow = async {
-        let mut lines = BufReader::new(stdout).lines();
-        let (mut ready, mut done) = (false, false);
-        while let Some(line) = lines.next_line().await? {
-            match line.trim() {
-                "READY" => {
-                    ready = true;
-                    schema_checked_commands(api, STATION_ID, ID_TOKEN).await?;
-                    smart_charging(api, STATION_ID).await?;
-                    remote_start(api).await?;
-                }
-                "DONE" => done = true,
-                _ => {}
-            }
-        }
-        let status = charger.wait().await?;
-        ensure!(ready, "charger exited ({status}) before printing READY");
-        ensure!(done, "charger exited ({status}) without printing DONE");
-        ensure!(
-            status.success(),
-            "charger printed DONE but exited with {status}"
-        );
-        Ok::<_, anyhow::Error>(())
+    let run = ChargerRun {
+        python,
+        dir,
+        script: CHARGER_SCRIPT,
+        station_id: STATION_ID,
+        id_token: ID_TOKEN,
+        log: CHARGER_LOG,
     };
-    timeout(FLOW_LIMIT, flow)
-        .await
-        .with_context(|| format!("charger flow not finished within {FLOW_LIMIT:?}"))?
+    run.run(server, async || {
+        schema_checked_commands(api, STATION_ID, ID_TOKEN).await?;
+        smart_charging(api, STATION_ID).await?;
+        remote_start(api).await
+    })
+    .await
 }
 
 /// Operator remote start on the charger's connector 1; the CPMS answers with the charger's verdict.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Context, Result};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::{sleep, timeout, Instant};
 
@@ -366,4 +367,114 @@ async fn ensure_profiles(api: &Api, station_id: &str, expected: &[(i32, Value)])
         "charging-profiles should list {expected:?}: {list}"
     );
     Ok(())
+}
+
+/// How long a whole charger flow may take, from spawn to exit.
+pub const FLOW_LIMIT: Duration = Duration::from_secs(60);
+/// The charger's own overall limit: below [`FLOW_LIMIT`], so that it reports where it got stuck.
+pub const CHARGER_LIMIT_SECS: &str = "50";
+
+/// Fails clearly when `python` cannot import the charger's packages.
+pub async fn check_python(python: &Path) -> Result<()> {
+    let check = Command::new(python)
+        .args(["-c", "import ocpp, websockets; print(ocpp.__file__)"])
+        .output()
+        .await
+        .with_context(|| format!("running {}", python.display()))?;
+    ensure!(
+        check.status.success(),
+        "{} cannot import ocpp and websockets (pip install -r tests/interop/requirements.txt): {}",
+        python.display(),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    Ok(())
+}
+
+/// Puts `id_token` on the operator's authorization list.
+pub async fn accept_token(api: &Api, id_token: &str) -> Result<()> {
+    let created = api
+        .post(
+            "/api/id-tokens",
+            &json!({"id_token": id_token, "status": "Accepted"}),
+        )
+        .await?;
+    ensure!(
+        created.0 == StatusCode::CREATED,
+        "POST /api/id-tokens: expected 201, got {} {}",
+        created.0,
+        created.1
+    );
+    Ok(())
+}
+
+/// One run of a charger script against the server.
+pub struct ChargerRun<'a> {
+    /// The Python that runs it.
+    pub python: &'a Path,
+    /// The test's temp dir, where the charger's stderr goes to `log`.
+    pub dir: &'a Path,
+    /// The script.
+    pub script: &'a str,
+    /// The station id it connects as.
+    pub station_id: &'a str,
+    /// The id token it charges with.
+    pub id_token: &'a str,
+    /// File name of its stderr log in `dir`.
+    pub log: &'a str,
+}
+
+impl ChargerRun<'_> {
+    /// Runs the script to its end; once it prints `READY`, runs `on_ready` (the operator's part),
+    /// and expects `DONE` and a clean exit, all within [`FLOW_LIMIT`].
+    pub async fn run(
+        &self,
+        server: &Server,
+        on_ready: impl AsyncFnOnce() -> Result<()>,
+    ) -> Result<()> {
+        let url = format!(
+            "ws://127.0.0.1:{}/ocpp/{}",
+            server.ocpp_port, self.station_id
+        );
+        let mut charger = Command::new(self.python)
+            .arg(self.script)
+            .args(["--url", &url, "--id-token", self.id_token])
+            .args(["--timeout", CHARGER_LIMIT_SECS])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file(&self.dir.join(self.log))?)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("spawning {} {}", self.python.display(), self.script))?;
+        let stdout = charger.stdout.take().context("charger stdout")?;
+
+        let flow = async {
+            let mut lines = BufReader::new(stdout).lines();
+            let (mut on_ready, mut done) = (Some(on_ready), false);
+            while let Some(line) = lines.next_line().await? {
+                match line.trim() {
+                    "READY" => {
+                        if let Some(step) = on_ready.take() {
+                            step().await?;
+                        }
+                    }
+                    "DONE" => done = true,
+                    _ => {}
+                }
+            }
+            let status = charger.wait().await?;
+            ensure!(
+                on_ready.is_none(),
+                "charger exited ({status}) before printing READY"
+            );
+            ensure!(done, "charger exited ({status}) without printing DONE");
+            ensure!(
+                status.success(),
+                "charger printed DONE but exited with {status}"
+            );
+            Ok::<_, anyhow::Error>(())
+        };
+        timeout(FLOW_LIMIT, flow)
+            .await
+            .with_context(|| format!("charger flow not finished within {FLOW_LIMIT:?}"))?
+    }
 }
