@@ -34,17 +34,11 @@ Exit status: 0 on DONE, 1 on an unexpected answer or the overall timeout, 2 when
 cannot be opened.
 """
 
-import argparse
 import asyncio
-import base64
 import json
 import logging
 import sys
-import traceback
-import urllib.parse
-from datetime import datetime, timezone
 
-import websockets
 from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
@@ -77,6 +71,7 @@ from ocpp.v16.enums import (
     UnlockStatus,
     UpdateStatus,
 )
+from interop_common import UnexpectedAnswer, expect, main, now
 
 VENDOR = "InteropPy"
 MODEL = "ocpp-2.1.0-cp"
@@ -90,24 +85,6 @@ LOCAL_STOP_WH = 4000
 REMOTE_START_WH = 4000
 REMOTE_SAMPLE_WH = 4600
 REMOTE_STOP_WH = 5200
-
-
-class UnexpectedAnswer(Exception):
-    """The CSMS answered something the flow does not allow."""
-
-
-class ConnectionFailed(Exception):
-    """The websocket could not be opened."""
-
-
-def now() -> str:
-    """The current UTC time as RFC 3339 with a 'Z' suffix, as OCPP-J timestamps are written."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def expect(condition: bool, what: str, answer) -> None:
-    if not condition:
-        raise UnexpectedAnswer(f"{what}; got {answer!r}")
 
 
 def reading(energy_wh: int, power_w: int, current_a: float) -> MeterValue:
@@ -490,81 +467,5 @@ class InteropChargePoint(ChargePoint):
             await self.request(call.FirmwareStatusNotification(status=FirmwareStatus.idle))
 
 
-async def run(args) -> None:
-    # OCPP-J 1.6 §3.1.1: the charge point identity is the last path segment of the URL.
-    path = urllib.parse.urlsplit(args.url).path
-    station_id = urllib.parse.unquote(path.rstrip("/").rsplit("/", 1)[-1])
-    headers = {}
-    if args.password is not None:
-        # OCPP 1.6 security profile 1: HTTP Basic, the username is the charge point identity.
-        credentials = base64.b64encode(f"{station_id}:{args.password}".encode()).decode()
-        headers["Authorization"] = f"Basic {credentials}"
-
-    try:
-        connection = await websockets.connect(
-            args.url,
-            subprotocols=["ocpp1.6"],
-            additional_headers=headers,
-            proxy=None,
-            open_timeout=10,
-        )
-    except (OSError, websockets.exceptions.InvalidHandshake, asyncio.TimeoutError) as error:
-        raise ConnectionFailed(f"cannot open {args.url}: {error!r}") from error
-
-    async with connection:
-        expect(
-            connection.subprotocol == "ocpp1.6",
-            "the CSMS must select subprotocol ocpp1.6",
-            connection.subprotocol,
-        )
-        cp = InteropChargePoint(station_id, connection, args.id_token)
-        reader = asyncio.create_task(cp.start())
-        flow = asyncio.create_task(cp.run())
-        try:
-            done, _ = await asyncio.wait({reader, flow}, return_when=asyncio.FIRST_COMPLETED)
-            if flow not in done:
-                error = reader.exception()
-                raise UnexpectedAnswer(f"connection ended before the flow finished: {error!r}")
-            flow.result()
-            print("DONE", flush=True)
-        finally:
-            reader.cancel()
-            flow.cancel()
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="ws://HOST:PORT/ocpp/STATION_ID")
-    parser.add_argument("--id-token", required=True, help="idTag to authorize and charge with")
-    parser.add_argument("--password", help="HTTP Basic password; the username is the station id")
-    parser.add_argument("--timeout", type=float, default=60, help="overall limit in seconds")
-    args = parser.parse_args()
-
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s"
-    )
-
-    async def bounded():
-        async with asyncio.timeout(args.timeout):
-            await run(args)
-
-    try:
-        asyncio.run(bounded())
-    except ConnectionFailed as error:
-        print(f"charger16: {error}", file=sys.stderr)
-        return 2
-    except TimeoutError:
-        print(f"charger16: flow not finished within {args.timeout:g} s", file=sys.stderr)
-        return 1
-    except UnexpectedAnswer as error:
-        print(f"charger16: unexpected answer: {error}", file=sys.stderr)
-        return 1
-    except Exception:  # noqa: BLE001 - report anything else with its traceback
-        traceback.print_exc()
-        print("charger16: failed", file=sys.stderr)
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("charger16", __doc__.splitlines()[0], "ocpp1.6", InteropChargePoint))
