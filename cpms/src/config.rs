@@ -182,6 +182,15 @@ pub struct OcpiSettings {
     pub session_update_interval_seconds: u64,
     /// ISO 4217 currency of our OCPI Sessions (`CPMS__OCPI__CURRENCY`).
     pub currency: String,
+    /// How long after a station accepted an OCPI START_SESSION (or STOP_SESSION) its
+    /// transaction must start (or stop) before the eMSP is told FAILED
+    /// (`CPMS__OCPI__START_SESSION_TIMEOUT_SECONDS`).
+    pub start_session_timeout_seconds: u64,
+    /// Put valid roaming tokens whitelisted ALWAYS or ALLOWED_OFFLINE into the local
+    /// authorization lists of connected stations and keep them in sync
+    /// (`CPMS__OCPI__ROAMING_LOCAL_LISTS`, on by default), so roaming drivers are let in while
+    /// a station is offline. Off leaves the stations' lists to the operator alone.
+    pub roaming_local_lists: bool,
 }
 
 impl Default for OcpiSettings {
@@ -202,6 +211,8 @@ impl Default for OcpiSettings {
             realtime_auth_timeout_ms: 1500,
             session_update_interval_seconds: 60,
             currency: "EUR".into(),
+            start_session_timeout_seconds: 60,
+            roaming_local_lists: true,
         }
     }
 }

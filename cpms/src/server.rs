@@ -97,6 +97,18 @@ impl Server {
             },
             shutdown.clone(),
         );
+        // OCPI commands reach stations through the gateway, which exists only now; the bridge's
+        // clones share the receiver set here.
+        let commands = crate::core::OcpiCommands::new(
+            core.clone(),
+            gateway.clone(),
+            crate::core::CommandSettings {
+                start_window: Duration::from_secs(settings.ocpi.start_session_timeout_seconds),
+                // Gateway::call waits at most three response timeouts.
+                call_timeout: Duration::from_secs(settings.ocpp.response_timeout.max(1) * 3),
+            },
+        );
+        let _ = ocpi.clone().with_commands(Arc::new(commands.clone()));
         let ocpp_listener = bind(&settings.ocpp.listen).await?;
         let http_listener = bind(&settings.http.listen).await?;
         let ocpp_addr = local_addr(&ocpp_listener)?;
@@ -130,6 +142,14 @@ impl Server {
             push_settings(&settings.ocpi),
             shutdown.clone().cancelled_owned(),
         ));
+        let commands = tokio::spawn(commands.run(shutdown.clone().cancelled_owned()));
+        // Roaming tokens into the stations' local lists, sent through the gateway.
+        let local_lists = settings.ocpi.roaming_local_lists.then(|| {
+            tokio::spawn(
+                core.clone()
+                    .run_roaming_local_lists(gateway.clone(), shutdown.clone()),
+            )
+        });
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
             // Both OCPP listeners hand the handshake a `Peer`: whether the connection is TLS and
@@ -161,6 +181,15 @@ impl Server {
             gateway.closed().await;
             if let Err(e) = push.await {
                 tracing::error!(error = %e, "OCPI push worker failed");
+            }
+            if let Err(e) = commands.await {
+                tracing::error!(error = %e, "OCPI commands worker failed");
+            }
+            if let Some(Err(e)) = match local_lists {
+                Some(task) => Some(task.await),
+                None => None,
+            } {
+                tracing::error!(error = %e, "roaming local list sync failed");
             }
             a.map_err(|e| ServerError::Io("ocpp listener".into(), e))?;
             t.map_err(|e| ServerError::Io("ocpp tls listener".into(), e))?;
@@ -223,6 +252,7 @@ fn ocpi_bridge(settings: &OcpiSettings, core: &Core, token_key: &[u8; 32]) -> oc
     .with_tariffs(Arc::new(core.clone()))
     .with_tokens(Arc::new(core.clone()))
     .with_sessions(Arc::new(core.clone()))
+    .with_cdrs(Arc::new(core.clone()))
     .with_locations(
         Arc::new(core.clone()),
         Duration::from_secs(settings.offline_grace_seconds),

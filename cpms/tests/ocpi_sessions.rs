@@ -1,6 +1,7 @@
-//! OCPI 2.2.1 Sessions, CPO Sender side: a real 1.6 charger charges with a roaming token an eMSP
-//! pushed, and that eMSP (only) receives the Session's PUT, PATCHes and final COMPLETED, and
-//! sees it in `GET /sessions`; a refused token gives an INVALID session. SQLite and (when
+//! OCPI 2.2.1 Sessions, CPO Sender side: a real 1.6 or 2.0.1 charger charges with a roaming
+//! token an eMSP pushed, and that eMSP (only) receives the Session's PUT, PATCHes and final
+//! COMPLETED, and sees it in `GET /sessions`; a refused token gives an INVALID session; on a
+//! connector with a tariff the Session carries its cost and charging periods. SQLite and (when
 //! configured) PostgreSQL.
 
 mod common;
@@ -212,6 +213,394 @@ async fn a_refused_roaming_token_gives_an_invalid_session() {
             )
             .await;
         assert_eq!(put.body["status"], "INVALID", "{label}: {:?}", put.body);
+        server.stop().await;
+    }
+}
+
+/// A 2.0.1 IdTokenType for an RFID card.
+fn rfid(uid: &str) -> Value {
+    json!({"idToken": uid, "type": "ISO14443"})
+}
+
+/// The first Session PUT `emsp` received from index `from` on: its index, the session id and the
+/// Session object.
+async fn session_put(emsp: &PushEmsp, from: usize, what: &str) -> (usize, String, Value) {
+    let (i, put) = emsp
+        .wait_for(from, what, |r| {
+            r.method == "PUT" && r.accepted && r.path.starts_with("/emsp/2.2.1/sessions/NL/CPO/")
+        })
+        .await;
+    let id = put.body["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(put.path, format!("/emsp/2.2.1/sessions/NL/CPO/{id}"));
+    (i, id, put.body)
+}
+
+#[tokio::test]
+async fn a_2_0_1_roaming_session_is_pushed_to_its_emsp_only_from_start_to_completed() {
+    for db in databases().await {
+        let label = db.label;
+        let server = test_server(&db).await;
+        let owner = sessions_emsp(&server, "EMS").await;
+        let other = sessions_emsp(&server, "OTH").await;
+        push_token(&server, &owner, "EMS", "RF-V2", true).await;
+        let mut cs = server.connect_v201("CS-S201").await.unwrap();
+        cs.boot201().await.unwrap();
+        map_evse(&server, "CS-S201").await;
+
+        // 2.0.1 Authorize asks the same question as the TransactionEvent below.
+        let auth = cs
+            .call("Authorize", json!({"idToken": rfid("RF-V2")}))
+            .await
+            .unwrap();
+        assert_eq!(auth["idTokenInfo"]["status"], "Accepted", "{label}");
+        let started = cs
+            .tx_event(
+                "Started",
+                "V2-TX1",
+                0,
+                &now(),
+                "Authorized",
+                Some(1000),
+                json!({"idToken": rfid("RF-V2"), "evse": {"id": 1, "connectorId": 1}}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(started["idTokenInfo"]["status"], "Accepted", "{label}");
+        let (i, id, s) = session_put(&owner, 0, "PUT ACTIVE").await;
+        assert_eq!(s["status"], "ACTIVE", "{label}: {s}");
+        assert_eq!(s["location_id"], "L1", "{label}");
+        assert_eq!(s["evse_uid"], "E1", "{label}");
+        assert_eq!(s["connector_id"], "1", "{label}");
+        assert_eq!(s["cdr_token"]["uid"], "RF-V2", "{label}");
+        assert_eq!(s["cdr_token"]["type"], "RFID", "{label}");
+        assert_eq!(s["auth_method"], "WHITELIST", "{label}");
+        assert_eq!(s["kwh"], 0.0, "{label}");
+        // The Session id is our transaction id, the one the operator API shows.
+        let (_, list) = server
+            .api("GET", "/api/transactions?station_id=CS-S201", None)
+            .await
+            .unwrap();
+        assert_eq!(list["items"][0]["id"].to_string(), id, "{label}: {list}");
+
+        cs.tx_event(
+            "Updated",
+            "V2-TX1",
+            1,
+            &now(),
+            "MeterValuePeriodic",
+            Some(3500),
+            json!({}),
+        )
+        .await
+        .unwrap();
+        let path = format!("/emsp/2.2.1/sessions/NL/CPO/{id}");
+        let (i, patch) = owner
+            .wait_for(i + 1, "PATCH kwh", |r| {
+                r.method == "PATCH" && r.accepted && r.body["kwh"] == 2.5
+            })
+            .await;
+        assert_eq!(patch.path, path, "{label}");
+        assert!(patch.body["last_updated"].is_string(), "{label}: {patch:?}");
+
+        cs.tx_event(
+            "Ended",
+            "V2-TX1",
+            2,
+            &now(),
+            "StopAuthorized",
+            Some(6000),
+            json!({"transactionInfo": {"stoppedReason": "Local"}}),
+        )
+        .await
+        .unwrap();
+        let (_, done) = owner
+            .wait_for(i + 1, "COMPLETED", |r| {
+                r.method == "PUT" && r.accepted && r.body["status"] == "COMPLETED"
+            })
+            .await;
+        assert_eq!(done.path, path, "{label}");
+        assert_eq!(done.body["kwh"], 5.0, "{label}: {:?}", done.body);
+        assert!(
+            done.body["end_date_time"].is_string(),
+            "{label}: {:?}",
+            done.body
+        );
+
+        assert!(
+            other
+                .received()
+                .iter()
+                .all(|r| !r.path.contains("/sessions/")),
+            "{label}: {:?}",
+            other.received()
+        );
+        let (status, _, mine) = get(&server, &owner, "/ocpi/2.2.1/sessions").await;
+        assert_eq!(status, 200, "{label}: {mine}");
+        assert_eq!(listed(&mine), vec![id.clone()], "{label}");
+        assert_eq!(mine["data"][0]["status"], "COMPLETED", "{label}: {mine}");
+        let (_, _, theirs) = get(&server, &other, "/ocpi/2.2.1/sessions").await;
+        assert!(listed(&theirs).is_empty(), "{label}: {theirs}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_2_0_1_session_starts_when_its_roaming_token_arrives_after_the_cable() {
+    for db in databases().await {
+        let label = db.label;
+        let server = test_server(&db).await;
+        let owner = sessions_emsp(&server, "EMS").await;
+        push_token(&server, &owner, "EMS", "RF-LATE", true).await;
+        let mut cs = server.connect_v201("CS-S203").await.unwrap();
+        cs.boot201().await.unwrap();
+        map_evse(&server, "CS-S203").await;
+
+        // 2.0.1 E02: the transaction starts when the cable is plugged in, before any token.
+        cs.tx_event(
+            "Started",
+            "V2-TX3",
+            0,
+            &now(),
+            "CablePluggedIn",
+            Some(500),
+            json!({"evse": {"id": 1, "connectorId": 1}}),
+        )
+        .await
+        .unwrap();
+        let answer = cs
+            .tx_event(
+                "Updated",
+                "V2-TX3",
+                1,
+                &now(),
+                "Authorized",
+                None,
+                json!({"idToken": rfid("RF-LATE")}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(answer["idTokenInfo"]["status"], "Accepted", "{label}");
+        let (i, _, s) = session_put(&owner, 0, "PUT once authorized").await;
+        assert_eq!(s["status"], "ACTIVE", "{label}: {s}");
+        assert_eq!(s["cdr_token"]["uid"], "RF-LATE", "{label}");
+        // Exactly one start PUT: the earlier tokenless event pushed nothing.
+        assert_eq!(i, 0, "{label}: {:?}", owner.received());
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_2_0_1_refused_roaming_token_gives_an_invalid_session() {
+    for db in databases().await {
+        let label = db.label;
+        let server = test_server(&db).await;
+        let owner = sessions_emsp(&server, "EMS").await;
+        push_token(&server, &owner, "EMS", "RF-BAD2", false).await;
+        let mut cs = server.connect_v201("CS-S202").await.unwrap();
+        cs.boot201().await.unwrap();
+        map_evse(&server, "CS-S202").await;
+
+        let started = cs
+            .tx_event(
+                "Started",
+                "V2-TX2",
+                0,
+                &now(),
+                "Authorized",
+                Some(0),
+                json!({"idToken": rfid("RF-BAD2"), "evse": {"id": 1, "connectorId": 1}}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(started["idTokenInfo"]["status"], "Blocked", "{label}");
+        let (_, _, s) = session_put(&owner, 0, "PUT INVALID").await;
+        assert_eq!(s["status"], "INVALID", "{label}: {s}");
+        server.stop().await;
+    }
+}
+
+/// Tariff T1 (0.25/kWh and 1.00 per session, 20 % VAT) on the connector of Location L1 EVSE E1
+/// = station `station` EVSE 1.
+async fn map_priced_evse(server: &TestServer, station: &str) {
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/tariffs",
+            Some(json!({
+                "id": "T1", "currency": "EUR",
+                "elements": [{"price_components": [
+                    {"type": "ENERGY", "price": 0.25, "vat": 20.0, "step_size": 1},
+                    {"type": "FLAT", "price": 1.00, "vat": 20.0, "step_size": 1}
+                ]}]
+            })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{body}");
+    map_evse(server, station).await;
+    let (status, body) = server
+        .api(
+            "PUT",
+            "/api/locations/L1/evses/E1",
+            Some(json!({
+                "station_id": station, "evse_id": 1,
+                "connectors": [{"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",
+                    "power_type": "AC_3_PHASE", "max_voltage": 230, "max_amperage": 32,
+                    "tariff_ids": ["T1"]}],
+            })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_priced_2_0_1_session_carries_its_running_cost_and_charging_periods() {
+    for db in databases().await {
+        let label = db.label;
+        let server = test_server(&db).await;
+        let owner = sessions_emsp(&server, "EMS").await;
+        push_token(&server, &owner, "EMS", "RF-PRICED", true).await;
+        let mut cs = server.connect_v201("CS-S204").await.unwrap();
+        cs.boot201().await.unwrap();
+        map_priced_evse(&server, "CS-S204").await;
+
+        cs.tx_event(
+            "Started",
+            "V2-TX4",
+            0,
+            &at_minute(0),
+            "Authorized",
+            Some(1000),
+            json!({"idToken": rfid("RF-PRICED"), "evse": {"id": 1, "connectorId": 1}}),
+        )
+        .await
+        .unwrap();
+        let (i, id, s) = session_put(&owner, 0, "PUT ACTIVE").await;
+        // The session fee is due from the start.
+        assert_eq!(s["total_cost"]["excl_vat"], 1.0, "{label}: {s}");
+        assert_eq!(s["total_cost"]["incl_vat"], 1.2, "{label}: {s}");
+
+        cs.tx_event(
+            "Updated",
+            "V2-TX4",
+            1,
+            &at_minute(30),
+            "MeterValuePeriodic",
+            Some(3500),
+            json!({}),
+        )
+        .await
+        .unwrap();
+        let (i, _) = owner
+            .wait_for(i + 1, "PATCH kwh", |r| {
+                r.method == "PATCH" && r.accepted && r.body["kwh"] == 2.5
+            })
+            .await;
+        // The running cost, as the eMSP reads the Session.
+        let (_, _, list) = get(&server, &owner, "/ocpi/2.2.1/sessions").await;
+        let p = &list["data"][0];
+        assert_eq!(p["kwh"], 2.5, "{label}: {p}");
+        assert_eq!(p["total_cost"]["excl_vat"], 1.625, "{label}: {p}");
+        assert_eq!(p["total_cost"]["incl_vat"], 1.95, "{label}: {p}");
+        let periods = p["charging_periods"].as_array().expect("charging_periods");
+        assert_eq!(periods[0]["tariff_id"], "T1", "{label}: {p}");
+        assert_eq!(
+            periods[0]["start_date_time"], "2025-03-01T08:00:00Z",
+            "{label}: {p}"
+        );
+        let energy: f64 = periods
+            .iter()
+            .flat_map(|p| p["dimensions"].as_array().cloned().unwrap_or_default())
+            .filter(|d| d["type"] == "ENERGY")
+            .map(|d| d["volume"].as_f64().unwrap_or_default())
+            .sum();
+        assert!((energy - 2.5).abs() < 1e-9, "{label}: {p}");
+
+        cs.tx_event(
+            "Ended",
+            "V2-TX4",
+            2,
+            &at_minute(60),
+            "StopAuthorized",
+            Some(6000),
+            json!({"transactionInfo": {"stoppedReason": "Local"}}),
+        )
+        .await
+        .unwrap();
+        let (_, done) = owner
+            .wait_for(i + 1, "COMPLETED with cost", |r| {
+                r.method == "PUT" && r.accepted && r.body["status"] == "COMPLETED"
+            })
+            .await;
+        assert_eq!(done.path, format!("/emsp/2.2.1/sessions/NL/CPO/{id}"));
+        assert_eq!(
+            done.body["total_cost"]["excl_vat"], 2.25,
+            "{label}: {:?}",
+            done.body
+        );
+        assert_eq!(
+            done.body["total_cost"]["incl_vat"], 2.7,
+            "{label}: {:?}",
+            done.body
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_2_0_1_session_replayed_out_of_order_is_completed_again_with_its_true_energy() {
+    for db in databases().await {
+        let label = db.label;
+        let server = test_server(&db).await;
+        let owner = sessions_emsp(&server, "EMS").await;
+        push_token(&server, &owner, "EMS", "RF-REPLAY", true).await;
+        let mut cs = server.connect_v201("CS-S205").await.unwrap();
+        cs.boot201().await.unwrap();
+        map_evse(&server, "CS-S205").await;
+
+        // Back from offline, the station delivers the Ended event before the Started one.
+        let token = json!({"idToken": rfid("RF-REPLAY"), "evse": {"id": 1, "connectorId": 1}});
+        let mut ended = token.clone();
+        ended["transactionInfo"] = json!({"stoppedReason": "Local"});
+        cs.tx_event(
+            "Ended",
+            "V2-TX5",
+            2,
+            &at_minute(60),
+            "StopAuthorized",
+            Some(6000),
+            ended,
+        )
+        .await
+        .unwrap();
+        let (i, _) = owner
+            .wait_for(0, "COMPLETED", |r| {
+                r.method == "PUT" && r.accepted && r.body["status"] == "COMPLETED"
+            })
+            .await;
+        cs.tx_event(
+            "Started",
+            "V2-TX5",
+            0,
+            &at_minute(0),
+            "Authorized",
+            Some(1000),
+            token,
+        )
+        .await
+        .unwrap();
+        let (_, again) = owner
+            .wait_for(i + 1, "COMPLETED again", |r| {
+                r.method == "PUT" && r.accepted && r.body["status"] == "COMPLETED"
+            })
+            .await;
+        assert_eq!(again.body["kwh"], 5.0, "{label}: {:?}", again.body);
+        assert_eq!(
+            again.body["start_date_time"], "2025-03-01T08:00:00Z",
+            "{label}: {:?}",
+            again.body
+        );
         server.stop().await;
     }
 }

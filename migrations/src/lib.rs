@@ -20,6 +20,9 @@ mod m20261124_000008_tariffs;
 mod m20261124_000009_ocpi_outbox;
 mod m20261124_000010_ocpi_tokens;
 mod m20261124_000011_ocpi_sessions;
+mod m20261124_000012_ocpi_cdrs;
+mod m20261124_000013_ocpi_commands;
+mod m20261124_000014_roaming_local_lists;
 
 /// The ordered list of every migration the CPMS schema is built from.
 ///
@@ -43,6 +46,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000009_ocpi_outbox::Migration),
             Box::new(m20261124_000010_ocpi_tokens::Migration),
             Box::new(m20261124_000011_ocpi_sessions::Migration),
+            Box::new(m20261124_000012_ocpi_cdrs::Migration),
+            Box::new(m20261124_000013_ocpi_commands::Migration),
+            Box::new(m20261124_000014_roaming_local_lists::Migration),
         ]
     }
 }

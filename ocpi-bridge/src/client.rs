@@ -96,6 +96,21 @@ impl OcpiClient {
         routing: &Routing,
         body: Option<&B>,
     ) -> Result<T, ClientError> {
+        self.send_located(method, url, token, routing, body)
+            .await
+            .map(|(data, _)| data)
+    }
+
+    /// [`OcpiClient::send`], also returning the answer's `Location` header, where a receiver
+    /// says the URL of what a POST created (CDRs: POST method, Response Headers).
+    pub async fn send_located<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: &str,
+        routing: &Routing,
+        body: Option<&B>,
+    ) -> Result<(T, Option<String>), ClientError> {
         let checked = self.policy.check(url).await?;
         let transport = |e: reqwest::Error| ClientError::Transport {
             url: url.to_owned(),
@@ -123,15 +138,22 @@ impl OcpiClient {
         }
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = response.text().await.map_err(transport)?;
         let envelope: Result<Envelope<serde_json::Value>, _> = serde_json::from_str(&text);
         match envelope {
             Ok(env) if status.is_success() && env.status_code == OcpiStatus::Success.code() => {
                 let data = env.data.unwrap_or(serde_json::Value::Null);
-                serde_json::from_value(data).map_err(|e| ClientError::Invalid {
-                    url: url.to_owned(),
-                    message: e.to_string(),
-                })
+                serde_json::from_value(data)
+                    .map(|data| (data, location))
+                    .map_err(|e| ClientError::Invalid {
+                        url: url.to_owned(),
+                        message: e.to_string(),
+                    })
             }
             Ok(env) => Err(ClientError::Refused {
                 url: url.to_owned(),

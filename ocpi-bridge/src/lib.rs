@@ -12,6 +12,7 @@ pub mod auth;
 pub mod client;
 pub mod modules;
 pub mod port;
+pub mod pricing;
 pub mod push;
 pub mod realtime;
 pub mod transport;
@@ -25,12 +26,14 @@ use axum::Router;
 
 use crate::auth::TokenCipher;
 use crate::client::{ClientError, OcpiClient};
+use crate::modules::cdrs;
 use crate::modules::credentials::{self, BusinessDetails, Credentials, CredentialsRole};
 use crate::modules::locations;
 use crate::modules::sessions;
 use crate::modules::tariffs;
 use crate::modules::tokens;
 use crate::modules::versions::{self, Endpoint, VersionDetails, VERSION};
+use crate::port::cdrs::CdrSource;
 use crate::port::locations::LocationSource;
 use crate::port::sessions::SessionSource;
 use crate::port::tariffs::TariffSource;
@@ -129,6 +132,10 @@ struct Inner {
     tokens: std::sync::OnceLock<Arc<dyn TokenStore>>,
     /// Where the Sessions module reads; set once with [`Bridge::with_sessions`].
     sessions: std::sync::OnceLock<Arc<dyn SessionSource>>,
+    /// Where the CDRs module reads; set once with [`Bridge::with_cdrs`].
+    cdrs: std::sync::OnceLock<Arc<dyn CdrSource>>,
+    /// Where the Commands module sends commands; set once with [`Bridge::with_commands`].
+    commands: std::sync::OnceLock<Arc<dyn crate::port::commands::CommandReceiver>>,
 }
 
 impl Bridge {
@@ -147,6 +154,8 @@ impl Bridge {
                 locations: std::sync::OnceLock::new(),
                 tokens: std::sync::OnceLock::new(),
                 sessions: std::sync::OnceLock::new(),
+                cdrs: std::sync::OnceLock::new(),
+                commands: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -165,6 +174,11 @@ impl Bridge {
             )
             .route(&format!("/{VERSION}/tariffs"), get(tariffs::list))
             .route(&format!("/{VERSION}/sessions"), get(sessions::list))
+            .route(&format!("/{VERSION}/cdrs"), get(cdrs::list))
+            .route(
+                &format!("/{VERSION}/commands/{{command}}"),
+                axum::routing::post(modules::commands::post),
+            )
             .route(&format!("/{VERSION}/locations"), get(locations::list))
             .route(
                 &format!("/{VERSION}/locations/{{location_id}}"),
@@ -312,6 +326,37 @@ impl Bridge {
 
     pub(crate) fn session_source(&self) -> Option<&dyn SessionSource> {
         self.inner.sessions.get().map(|s| s.as_ref())
+    }
+
+    /// The bridge serving CDRs from `source` (CDRs module). The first source set stays.
+    pub fn with_cdrs(self, source: Arc<dyn CdrSource>) -> Self {
+        // Set once at wiring time; a second call changes nothing.
+        let _ = self.inner.cdrs.set(source);
+        self
+    }
+
+    pub(crate) fn cdr_source(&self) -> Option<&dyn CdrSource> {
+        self.inner.cdrs.get().map(|s| s.as_ref())
+    }
+
+    /// The bridge sending commands to `receiver` (Commands module, Receiver interface). Set on
+    /// a clone after the gateway exists: the receiver is shared with every clone. The first
+    /// receiver set stays.
+    pub fn with_commands(self, receiver: Arc<dyn crate::port::commands::CommandReceiver>) -> Self {
+        // Set once at wiring time; a second call changes nothing.
+        let _ = self.inner.commands.set(receiver);
+        self
+    }
+
+    /// Where commands go; 3000 when the bridge was built without a receiver.
+    pub(crate) fn command_receiver(
+        &self,
+    ) -> Result<&dyn crate::port::commands::CommandReceiver, OcpiError> {
+        self.inner
+            .commands
+            .get()
+            .map(|s| s.as_ref())
+            .ok_or_else(|| OcpiError::internal("the Commands module is not wired"))
     }
 
     /// The real-time authorization of roaming tokens, for the core to ask through its

@@ -4,6 +4,8 @@
 //! Tokens never cross this port in clear: the tokens partners present to us arrive as SHA-256
 //! hashes, the tokens we present to them as AES-GCM ciphertexts (see `auth.rs`).
 
+pub mod cdrs;
+pub mod commands;
 pub mod locations;
 pub mod outbox;
 pub mod sessions;

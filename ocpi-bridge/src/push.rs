@@ -1,6 +1,7 @@
 //! The push worker: delivers the outbox's rows to partners' Receiver interfaces (OCPI 2.2.1
 //! Locations: Receiver Interface, PUT and PATCH; Tariffs: Receiver Interface, PUT and DELETE;
-//! Sessions: Receiver Interface, PUT and PATCH).
+//! Sessions: Receiver Interface, PUT and PATCH; CDRs: Receiver Interface, POST; Commands: the
+//! CommandResult POSTed to the command's `response_url`).
 //!
 //! Each row is rendered from current state when it is sent, with the same functions the Sender
 //! GETs use, so a GET and a push agree and a late row never sends stale data. A row is delivered
@@ -14,10 +15,11 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::{json, Value};
 
+use crate::modules::cdrs::render_cdr;
 use crate::modules::locations::{render_evse, render_location};
-use crate::modules::sessions::render_session;
+use crate::modules::sessions::{render_session, render_session_patch};
 use crate::modules::tariffs::ocpi_tariff;
-use crate::port::outbox::{Outbox, OutboxRow, PushOperation, LOCATIONS, SESSIONS, TARIFFS};
+use crate::port::outbox::{Outbox, OutboxRow, PushOperation, CDRS, LOCATIONS, SESSIONS, TARIFFS};
 use crate::port::{Partner, PartnerStatus};
 use crate::Bridge;
 
@@ -171,6 +173,15 @@ async fn deliver(bridge: &Bridge, row: &OutboxRow) -> Outcome {
     let Some(partner) = partner.filter(|p| p.status == PartnerStatus::Registered) else {
         return Outcome::Park("the partner is no longer registered".into());
     };
+    // A CommandResult goes to the command's own response_url, not to a module endpoint.
+    if row.module == crate::port::outbox::COMMANDS {
+        use crate::modules::commands::{deliver_result, ResultDelivery};
+        return match deliver_result(bridge, row, &partner).await {
+            ResultDelivery::Delivered => Outcome::Delivered,
+            ResultDelivery::Retry(e) => Outcome::Retry(e),
+            ResultDelivery::Park(e) => Outcome::Park(e),
+        };
+    }
     let Some(endpoint) = receiver(&partner, &row.module) else {
         return Outcome::Park(format!(
             "the partner has no {} RECEIVER endpoint",
@@ -186,6 +197,9 @@ async fn deliver(bridge: &Bridge, row: &OutboxRow) -> Outcome {
         Some(Err(e)) => return Outcome::Park(format!("the partner's token: {e}")),
         None => return Outcome::Park("no token for the partner".into()),
     };
+    if row.module == CDRS {
+        return deliver_cdr(bridge, row, endpoint, &token, &partner).await;
+    }
     let config = bridge.config();
     let (cc, pid) = (config.country_code.as_str(), config.party_id.as_str());
     let request = match (row.module.as_str(), row.operation) {
@@ -214,11 +228,7 @@ async fn deliver(bridge: &Bridge, row: &OutboxRow) -> Outcome {
                         // Sessions: PATCH method: the changed fields and last_updated; a
                         // PATCH renders what changes while charging.
                         let body = match op {
-                            PushOperation::Patch => json!({
-                                "kwh": full["kwh"],
-                                "status": full["status"],
-                                "last_updated": full["last_updated"],
-                            }),
+                            PushOperation::Patch => render_session_patch(&full),
                             _ => full,
                         };
                         Ok((vec![row.object_key.as_str()], Some(body)))
@@ -247,6 +257,7 @@ async fn deliver(bridge: &Bridge, row: &OutboxRow) -> Outcome {
         PushOperation::Put => reqwest::Method::PUT,
         PushOperation::Patch => reqwest::Method::PATCH,
         PushOperation::Delete => reqwest::Method::DELETE,
+        PushOperation::Post => reqwest::Method::POST,
     };
     let routing = bridge.routing_to(partner.roles.first());
     let sent: Result<Value, _> = bridge
@@ -255,6 +266,66 @@ async fn deliver(bridge: &Bridge, row: &OutboxRow) -> Outcome {
         .await;
     match sent {
         Ok(_) => Outcome::Delivered,
+        Err(e) => Outcome::Retry(e.to_string()),
+    }
+}
+
+/// POSTs the stored CDR to the eMSP's CDRs endpoint itself (CDRs: Receiver interface, POST
+/// method) and keeps the URL it answers in `Location`. A retry after a lost answer POSTs the
+/// same CDR with the same id, which the receiver already knows (ids are unique per our party),
+/// so the eMSP never holds two CDRs of one session.
+async fn deliver_cdr(
+    bridge: &Bridge,
+    row: &OutboxRow,
+    endpoint: &str,
+    token: &str,
+    partner: &Partner,
+) -> Outcome {
+    if row.operation != PushOperation::Post {
+        return Outcome::Park(format!(
+            "no {} of CDRs: CDRs are only POSTed",
+            row.operation.as_str()
+        ));
+    }
+    let Some(source) = bridge.cdr_source() else {
+        return Outcome::Retry("the CDRs module is not wired".into());
+    };
+    let stored = match source.cdr(&row.object_key).await {
+        Err(e) => return Outcome::Retry(e.to_string()),
+        Ok(None) => return Outcome::Park(format!("no CDR {}", row.object_key)),
+        Ok(Some(c)) => c,
+    };
+    // Only the eMSP owning the session's token is sent its CDR.
+    if stored.owner != partner.id {
+        return Outcome::Park("the CDR belongs to another partner".into());
+    }
+    let config = bridge.config();
+    let body = match render_cdr(
+        &stored.cdr,
+        &config.country_code,
+        &config.party_id,
+        &config.currency,
+    ) {
+        Ok(body) => body,
+        Err(e) => return Outcome::Park(e.message),
+    };
+    let routing = bridge.routing_to(partner.roles.first());
+    let sent: Result<(Value, Option<String>), _> = bridge
+        .client()
+        .send_located(
+            reqwest::Method::POST,
+            endpoint,
+            token,
+            &routing,
+            Some(&body),
+        )
+        .await;
+    match sent {
+        Ok((_, location)) => match source.delivered(&row.object_key, location.as_deref()).await {
+            Ok(()) => Outcome::Delivered,
+            // Sent again later: the receiver knows the id.
+            Err(e) => Outcome::Retry(e.to_string()),
+        },
         Err(e) => Outcome::Retry(e.to_string()),
     }
 }

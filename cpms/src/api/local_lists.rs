@@ -70,6 +70,9 @@ pub async fn send(
             })
             .collect()
     });
+    // Held until the answer is recorded: the roaming sync updates the same list, and both
+    // count its version up from what is stored (`core/local_lists.rs`).
+    let _guard = state.core.local_list_lock(&station_id).await;
     let plan = state
         .core
         .plan_local_list(&station_id, body.update_type, entries)

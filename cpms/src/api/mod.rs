@@ -1,4 +1,5 @@
-//! The operator API: JSON over HTTP under `/api`, every route behind a bearer JWT, plus `/health`.
+//! The operator API: JSON over HTTP under `/api`, every route behind a bearer JWT, plus `/health`
+//! and `/metrics` (Prometheus).
 //!
 //! Handlers are typed (extractors in, `Json<T>` out) so an OpenAPI document can be derived later.
 //! Errors are JSON `{"error": code, "message": text}` with the matching HTTP status.
@@ -9,8 +10,10 @@ mod device_model;
 mod id_tokens;
 mod local_lists;
 mod locations;
+mod ocpi_cdrs;
 mod ocpi_outbox;
 mod ocpi_partners;
+mod roaming_kpis;
 mod stations;
 mod tariffs;
 mod transactions;
@@ -81,6 +84,10 @@ pub fn router(state: ApiState) -> Router {
             get(ocpi_partners::list).post(ocpi_partners::create),
         )
         .route("/ocpi/partners/register", post(ocpi_partners::register))
+        .route("/ocpi/cdrs", get(ocpi_cdrs::list))
+        .route("/ocpi/cdrs/unbillable", get(ocpi_cdrs::unbillable))
+        .route("/ocpi/cdrs/{id}/credit", post(ocpi_cdrs::credit))
+        .route("/ocpi/kpis", get(roaming_kpis::summary))
         .route("/ocpi/outbox", get(ocpi_outbox::list))
         .route("/ocpi/outbox/{id}/redeliver", post(ocpi_outbox::redeliver))
         .route("/locations", get(locations::list).post(locations::create))
@@ -107,6 +114,7 @@ pub fn router(state: ApiState) -> Router {
         ));
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(roaming_kpis::metrics))
         .nest("/api", api)
         .with_state(state)
 }

@@ -116,7 +116,8 @@ impl Core {
     }
 
     /// The one authorization question, with the eMSP's authorization reference when a roaming
-    /// token was authorized in real time. The operator's own list decides first; a token it
+    /// token was authorized in real time or by a START_SESSION command. A token an eMSP's open
+    /// START_SESSION names is accepted; otherwise the operator's own list decides first; a token it
     /// does not know is decided as a roaming token (`roaming_tokens.rs`); unknown everywhere,
     /// it is Invalid.
     pub(crate) async fn decide(
@@ -140,6 +141,16 @@ impl Core {
         ),
         CoreError,
     > {
+        // An eMSP's open START_SESSION for this token: the eMSP authorized it when it sent the
+        // command (OCPI 2.2.1 Commands: StartSession object), so the start it asked for is
+        // accepted and belongs to that eMSP, whichever other list knows the token.
+        if let Some((reference, origin)) = self.commanded_start(id_token).await? {
+            return Ok((
+                TokenVerdict::plain(AuthorizationStatus::Accepted),
+                reference,
+                Some(origin),
+            ));
+        }
         let stored = id_token::Entity::find_by_id(id_token)
             .one(&self.db)
             .await?

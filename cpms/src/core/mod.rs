@@ -6,19 +6,23 @@
 //! operator API reads and writes through the same type.
 
 mod authorization;
+mod cdrs;
 mod charging_profiles;
 mod device_model;
 mod local_lists;
 mod locations;
+mod ocpi_commands;
 mod outbox;
 mod partners;
 mod reservations;
+mod roaming_kpis;
 mod roaming_tokens;
 mod sessions;
 mod stations;
 mod tariffs;
 mod transaction_events;
 mod transactions;
+mod usage;
 
 use std::sync::Arc;
 
@@ -35,11 +39,14 @@ use crate::config::UnknownStations;
 use crate::events::EventBus;
 
 pub use authorization::{IdTokenRecord, IdTokenStatus};
+pub use cdrs::{CdrRecord, UnbillableRecord};
 pub use charging_profiles::ChargingProfileRecord;
 pub use device_model::{DeviceVariableRecord, StationEventRecord};
 pub use local_lists::{LocalListPlan, LocalListRecord};
 pub use locations::{LocationEvseRecord, LocationRecord};
+pub use ocpi_commands::{CommandSettings, OcpiCommands};
 pub use reservations::{ReservationRecord, ReservationRequest};
+pub use roaming_kpis::{AuthorizationKpis, PartnerDeliveries, RemoteStartKpis, RoamingKpis};
 pub use stations::{ConnectorRecord, SecurityProfile, StationRecord, StationUpdate};
 pub use transactions::{MeterSampleRecord, TransactionFilter, TransactionRecord, TransactionState};
 
@@ -121,6 +128,12 @@ pub struct Core {
     /// Real-time authorization of roaming tokens, wired at start-up (`roaming_tokens.rs`).
     pub(crate) roaming:
         Arc<std::sync::OnceLock<Arc<dyn ocpi_bridge::port::tokens::RoamingAuthorizer>>>,
+    /// Notified when roaming tokens or a local list changed (`local_lists.rs`, roaming sync).
+    pub(crate) local_list_wake: Arc<tokio::sync::Notify>,
+    /// One lock per station, held around plan, SendLocalList and record (`local_lists.rs`).
+    pub(crate) local_list_locks: Arc<local_lists::LocalListLocks>,
+    /// Roaming authorization outcomes since start-up (`roaming_kpis.rs`).
+    pub(crate) roaming_authorizations: Arc<roaming_kpis::AuthorizationCounters>,
 }
 
 impl Core {
@@ -138,6 +151,9 @@ impl Core {
             clock,
             push_wake: Arc::new(tokio::sync::Notify::new()),
             roaming: Arc::new(std::sync::OnceLock::new()),
+            local_list_wake: Arc::new(tokio::sync::Notify::new()),
+            local_list_locks: Arc::default(),
+            roaming_authorizations: Arc::default(),
         }
     }
 

@@ -15,6 +15,7 @@ use sea_orm::{
 };
 
 use super::partners::to_partner;
+use super::roaming_kpis::AuthorizationOutcome;
 use super::{Core, CoreError};
 use crate::entities::ocpi_token;
 
@@ -77,12 +78,16 @@ pub(crate) struct RoamingOrigin {
     /// Whether the eMSP answered in real time (AUTH_REQUEST) rather than the stored token
     /// deciding (WHITELIST) (Types: AuthMethod enum).
     pub realtime: bool,
+    /// Whether the eMSP's START_SESSION command authorized it (COMMAND; `ocpi_commands.rs`).
+    pub command: bool,
 }
 
 impl RoamingOrigin {
     /// The stored AuthMethod name.
     pub fn auth_method(self) -> &'static str {
-        if self.realtime {
+        if self.command {
+            "COMMAND"
+        } else if self.realtime {
             "AUTH_REQUEST"
         } else {
             "WHITELIST"
@@ -126,6 +131,7 @@ impl Core {
                 partner_id: row.partner_id,
                 token_id: row.id,
                 realtime,
+                command: false,
             })
         };
         let verdict = |status| TokenVerdict {
@@ -136,7 +142,9 @@ impl Core {
         let whitelist = WhitelistType::parse(&row.whitelist).unwrap_or(WhitelistType::Never);
         // Tokens: WhitelistType enum: ALWAYS needs no real-time authorization.
         if whitelist == WhitelistType::Always {
-            return Ok((verdict(from_stored(row)), None, origin(false)));
+            let status = from_stored(row);
+            self.count_authorization(status, false);
+            return Ok((verdict(status), None, origin(false)));
         }
         let token_type = TokenType::parse(&row.token_type).unwrap_or(TokenType::Other);
         let answer = match (
@@ -155,11 +163,11 @@ impl Core {
             _ => Err("the owning partner is not registered".to_owned()),
         };
         match answer {
-            Ok(v) => Ok((
-                verdict(from_allowed(v.allowed)),
-                v.authorization_reference,
-                origin(true),
-            )),
+            Ok(v) => {
+                let status = from_allowed(v.allowed);
+                self.count_authorization(status, false);
+                Ok((verdict(status), v.authorization_reference, origin(true)))
+            }
             Err(why) => {
                 // Tokens: WhitelistType enum: ALLOWED and ALLOWED_OFFLINE fall back to the
                 // stored token when the eMSP cannot be reached; NEVER does not.
@@ -168,9 +176,23 @@ impl Core {
                     _ => from_stored(row),
                 };
                 tracing::warn!(%uid, whitelist = whitelist.as_str(), error = %why, verdict = ?status, "real-time authorization unavailable");
+                self.count_authorization(status, true);
                 Ok((verdict(status), None, origin(false)))
             }
         }
+    }
+
+    /// Counts a roaming authorization for the KPIs: `unanswered` when the eMSP could not be
+    /// asked or did not answer in time, whatever the stored token then decided.
+    fn count_authorization(&self, status: AuthorizationStatus, unanswered: bool) {
+        let outcome = if unanswered {
+            AuthorizationOutcome::TimedOut
+        } else if status == AuthorizationStatus::Accepted {
+            AuthorizationOutcome::Accepted
+        } else {
+            AuthorizationOutcome::Rejected
+        };
+        self.roaming_authorizations.record(outcome);
     }
 
     async fn token_row(
@@ -219,6 +241,23 @@ impl TokenStore for Core {
                 token.token_type,
             )
             .await?;
+        // Whether the token's place in the stations' local lists may change (`local_lists.rs`).
+        let listed = |valid: bool, whitelist: &str, group: Option<&str>| {
+            let offline = matches!(
+                WhitelistType::parse(whitelist),
+                Some(WhitelistType::Always | WhitelistType::AllowedOffline)
+            );
+            (valid && offline).then(|| group.map(str::to_owned))
+        };
+        let listed_before = existing
+            .as_ref()
+            .map(|r| listed(r.valid, &r.whitelist, r.group_id.as_deref()));
+        let listed_after = listed(
+            token.valid,
+            token.whitelist.as_str(),
+            token.group_id.as_deref(),
+        );
+        let list_changes = listed_before.flatten() != listed_after;
         let mut row = match existing {
             Some(found) => found.into_active_model(),
             None => ocpi_token::ActiveModel {
@@ -246,6 +285,10 @@ impl TokenStore for Core {
             .and_then(|e| serde_json::to_string(&e).ok()));
         row.last_updated = Set(token.last_updated);
         row.save(&self.db).await.map_err(storage)?;
+        // The eMSP's PUT does not wait for any station: the sync sends the lists on its own.
+        if list_changes {
+            self.roaming_tokens_changed();
+        }
         Ok(())
     }
 }

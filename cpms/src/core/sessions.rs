@@ -1,10 +1,11 @@
 //! OCPI Sessions, the core's side (OCPI 2.2.1 Sessions module, CPO Sender interface): the
 //! session pushes a transaction started with a roaming token owes the token's eMSP, written in
 //! the transaction of the change, and the bridge's [`SessionSource`] over the transactions.
+//! Both OCPP versions write them: 1.6 from `transactions.rs`, 2.0.1 from its TransactionEvents
+//! (`transaction_events.rs`).
 //!
 //! A transaction whose EVSE is on no Location has no Session: OCPI requires `location_id`,
 //! `evse_uid` and `connector_id`, so nothing is written or served for it.
-//! 2.0.1 transactions (`transaction_events.rs`) do not write session pushes yet.
 
 use async_trait::async_trait;
 use ocpi_bridge::port::locations::EvseSpec;
@@ -12,8 +13,10 @@ use ocpi_bridge::port::outbox::{OutboxState, PushOperation, SESSIONS};
 use ocpi_bridge::port::sessions::{
     AuthMethod, CdrToken, SessionFacts, SessionSource, SessionStatus,
 };
+use ocpi_bridge::port::tariffs::Price;
 use ocpi_bridge::port::tokens::TokenType;
 use ocpi_bridge::port::{PartnerEndpoint, PartnerId, PartnerStatus, StoreError};
+use ocpi_bridge::pricing::{price_session, ChargingPeriod};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
@@ -21,6 +24,7 @@ use sea_orm::{
 };
 
 use super::transactions::parse_wh;
+use super::usage::{session_place, session_tariff, session_usage};
 use super::{Core, CoreError};
 use crate::entities::{location_evse, ocpi_outbox, ocpi_partner, ocpi_token, transaction};
 
@@ -180,6 +184,7 @@ impl Core {
             .find(|c| c.id == wanted)
             .or(connectors.first())
             .map_or(wanted, |c| c.id.clone());
+        let (charging_periods, total_cost) = self.session_cost(&tx).await?;
         let latest = tx.meter_stop_wh.as_deref().or(tx.last_meter_wh.as_deref());
         let wh = latest
             .map(|l| (parse_wh(l) - parse_wh(&tx.meter_start_wh)).max(Decimal::ZERO))
@@ -214,8 +219,47 @@ impl Core {
             evse_uid: evse.uid,
             connector_id,
             status,
+            charging_periods,
+            total_cost,
             last_updated: tx.updated_at,
         }))
+    }
+
+    /// The charging periods and cost of `tx` so far, by the tariff of its connector (the one
+    /// its CDR will be priced by, `usage.rs`), up to its stop or its latest reading. Nothing
+    /// when no tariff applies or the usage cannot be priced: both are optional in a Session,
+    /// and the CDR says why a session cannot be billed.
+    async fn session_cost(
+        &self,
+        tx: &transaction::Model,
+    ) -> Result<(Vec<ChargingPeriod>, Option<Price>), sea_orm::DbErr> {
+        let none = || (Vec::new(), None);
+        let db = |e: CoreError| match e {
+            CoreError::Db(e) => e,
+            other => sea_orm::DbErr::Custom(other.to_string()),
+        };
+        let Some(place) = session_place(&self.db, tx).await.map_err(db)? else {
+            return Ok(none());
+        };
+        let Ok(Some(tariff)) = session_tariff(&self.db, &place.connector, tx.started_at)
+            .await
+            .map_err(db)?
+        else {
+            return Ok(none());
+        };
+        // While it runs, the Session is priced up to its latest reading, the moment its kwh
+        // stands for; `last_updated` moves with it.
+        let until = tx.last_meter_at.unwrap_or(tx.started_at).max(tx.started_at);
+        let Ok(usage) = session_usage(&self.db, tx, until).await.map_err(db)? else {
+            return Ok(none());
+        };
+        match price_session(Some(&tariff), &place.site.time_zone, &usage) {
+            Ok(priced) => Ok((priced.charging_periods, Some(priced.total_cost))),
+            Err(e) => {
+                tracing::debug!(transaction_id = tx.id, error = %e, "session not priced");
+                Ok(none())
+            }
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
+use super::sessions::SessionChange;
 use super::transactions::{insert_samples, parse_wh, register_wh, sample_rows, TransactionState};
 use super::{Core, CoreError};
 use crate::entities::{transaction, transaction_event};
@@ -237,13 +238,14 @@ impl Core {
         station_id: &str,
         event: TransactionEventReport,
     ) -> Result<Option<TokenVerdict>, CoreError> {
-        // Asked before the database transaction: SQLite has one pooled connection.
-        let (verdict, authorization_reference) = match &event.id_token {
+        // Asked before the database transaction: SQLite has one pooled connection. The same
+        // question as 2.0.1 Authorize; a roaming token that decided is kept for the OCPI Session.
+        let (verdict, authorization_reference, origin) = match &event.id_token {
             Some(token) => {
-                let (v, reference) = self.decide(token).await?;
-                (Some(v), reference)
+                let (v, reference, origin) = self.decide_with_origin(token).await?;
+                (Some(v), reference, origin)
             }
-            None => (None, None),
+            None => (None, None, None),
         };
         let now = self.now();
         let txn = self.db.begin().await?;
@@ -287,6 +289,9 @@ impl Core {
                     created_at: Set(now),
                     updated_at: Set(now),
                     authorization_reference: Set(authorization_reference.clone()),
+                    ocpi_partner_id: Set(origin.map(|o| o.partner_id)),
+                    ocpi_token_id: Set(origin.map(|o| o.token_id)),
+                    ocpi_auth_method: Set(origin.map(|o| o.auth_method().to_owned())),
                     ..Default::default()
                 };
                 apply(&mut row, &derived, &token_status);
@@ -352,18 +357,71 @@ impl Core {
 
         let was_stopped = before.state == TransactionState::Stopped.as_str();
         let last_meter_before = before.last_meter_wh.clone();
+        // The Session exists from the first event whose roaming token the transaction is derived
+        // to have; a row created by this very event already carries it.
+        let had_session = !created && before.ocpi_partner_id.is_some();
+        let told_before = (
+            before.started_at,
+            before.meter_start_wh.clone(),
+            before.meter_stop_wh.clone(),
+        );
         let mut row: transaction::ActiveModel = before.into();
         apply(&mut row, &derived, &authorization_status);
+        let token_is_this_events =
+            matches!((&derived.id_token, &event.id_token), (Some(d), Some(t)) if d == t);
         // A token authorized in real time after the start (2.0.1 E01 Authorized trigger)
         // brings its eMSP reference to the transaction it now belongs to.
-        if authorization_reference.is_some()
-            && matches!((&derived.id_token, &event.id_token), (Some(d), Some(t)) if d == t)
-        {
+        if authorization_reference.is_some() && token_is_this_events {
             row.authorization_reference = Set(authorization_reference);
+        }
+        // Likewise its owning eMSP: the transaction's Session is pushed to that partner only.
+        if let Some(origin) = origin.filter(|_| token_is_this_events && !had_session) {
+            row.ocpi_partner_id = Set(Some(origin.partner_id));
+            row.ocpi_token_id = Set(Some(origin.token_id));
+            row.ocpi_auth_method = Set(Some(origin.auth_method().to_owned()));
         }
         row.updated_at = Set(now);
         let after = row.update(&txn).await?;
+        // The Session pushes commit with the event (the outbox invariant): PUT when the
+        // transaction first has its roaming token (ACTIVE, or INVALID when refused), a throttled
+        // PATCH when the energy moved, the final PUT (COMPLETED) when the Ended event arrives.
+        let mut pushed = false;
+        if after.ocpi_partner_id.is_some() {
+            if !had_session {
+                pushed |= self
+                    .enqueue_session(&txn, &after, SessionChange::Started)
+                    .await?;
+            }
+            // A late event of a stopped transaction (replayed after an offline period, out of
+            // order) may move its start or stop: the eMSP gets the final state again.
+            let moved = told_before
+                != (
+                    after.started_at,
+                    after.meter_start_wh.clone(),
+                    after.meter_stop_wh.clone(),
+                );
+            if derived.stop.is_some() && (!was_stopped || (had_session && moved)) {
+                pushed |= self
+                    .enqueue_session(&txn, &after, SessionChange::Stopped)
+                    .await?;
+            } else if had_session
+                && derived.stop.is_none()
+                && after.last_meter_wh != last_meter_before
+            {
+                pushed |= self
+                    .enqueue_session(&txn, &after, SessionChange::Charging)
+                    .await?;
+            }
+            // The CDR and its push commit with the Ended event (CDRs: one per completed
+            // session); `create_cdr` is idempotent, so a replayed Ended adds none.
+            if derived.stop.is_some() && !was_stopped {
+                pushed |= self.create_cdr(&txn, &after).await?;
+            }
+        }
         txn.commit().await?;
+        if pushed {
+            self.wake_push();
+        }
 
         if created {
             self.events.publish(

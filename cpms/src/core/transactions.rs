@@ -490,6 +490,8 @@ impl Core {
         let pushed = self
             .enqueue_session(&txn, &tx, SessionChange::Stopped)
             .await?;
+        // The CDR and its push commit with the stop (CDRs: one per completed session).
+        let pushed = self.create_cdr(&txn, &tx).await? || pushed;
         txn.commit().await?;
         if pushed {
             self.wake_push();

@@ -107,6 +107,9 @@ pub fn settings(db: &TestDb) -> Settings {
     s.database.url = db.url.clone();
     s.database.max_connections = 4;
     s.ocpp.unknown_stations = UnknownStations::Accept;
+    // Test chargers script every call the server sends them; the roaming local-list sync
+    // would send SendLocalList unasked. `roaming_local_lists.rs` switches it on.
+    s.ocpi.roaming_local_lists = false;
     s
 }
 

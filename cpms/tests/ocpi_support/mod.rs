@@ -477,3 +477,172 @@ fn platform_routes(base: &str, endpoints: &[(&str, &str)]) -> Router {
         .route("/emsp/versions", guarded(versions))
         .route("/emsp/2.2.1", guarded(details))
 }
+
+/// How a [`CdrEmsp`] answers a CDR POST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CdrAnswer {
+    /// Stores it (once per country_code/party_id/id) and answers 201 with its `Location`.
+    Store,
+    /// Stores it, then answers HTTP 500: the CPO never learns it arrived (a lost answer).
+    StoreThenFail,
+    /// HTTP 503 without storing it: the eMSP is down.
+    Down,
+}
+
+#[derive(Default)]
+struct CdrState {
+    /// Every POSTed body, in arrival order, with whether it was answered with success.
+    posts: std::sync::Mutex<Vec<(Value, bool)>>,
+    /// The CDRs kept, deduplicated on (country_code, party_id, id) as a real eMSP would.
+    stored: std::sync::Mutex<Vec<Value>>,
+    /// (answers left, how); after them the eMSP stores normally.
+    answer: std::sync::Mutex<(usize, Option<CdrAnswer>)>,
+    seen: tokio::sync::Notify,
+}
+
+/// A registered test eMSP of party DE/`party_id` whose version details list a `cdrs` RECEIVER
+/// endpoint: it keeps POSTed CDRs once per id, answers with a `Location`, and can lose answers
+/// or be down.
+pub struct CdrEmsp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its registered token on the CPMS.
+    pub token_c: String,
+    state: std::sync::Arc<CdrState>,
+}
+
+async fn receive_cdr(
+    state: std::sync::Arc<CdrState>,
+    base: String,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !authorised(&headers) {
+        return (StatusCode::UNAUTHORIZED, envelope(Value::Null)).into_response();
+    }
+    let how = {
+        let mut a = state.answer.lock().unwrap();
+        match a.1 {
+            Some(how) if a.0 > 0 => {
+                a.0 -= 1;
+                how
+            }
+            _ => CdrAnswer::Store,
+        }
+    };
+    let cdr: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let key = |c: &Value| {
+        (
+            c["country_code"].clone(),
+            c["party_id"].clone(),
+            c["id"].clone(),
+        )
+    };
+    if how != CdrAnswer::Down {
+        let mut stored = state.stored.lock().unwrap();
+        if !stored.iter().any(|c| key(c) == key(&cdr)) {
+            stored.push(cdr.clone());
+        }
+    }
+    state
+        .posts
+        .lock()
+        .unwrap()
+        .push((cdr.clone(), how == CdrAnswer::Store));
+    state.seen.notify_waiters();
+    match how {
+        CdrAnswer::Store => {
+            let location = format!("{base}/2.2.1/cdrs/{}", cdr["id"].as_str().unwrap_or(""));
+            (
+                StatusCode::CREATED,
+                [(axum::http::header::LOCATION, location)],
+                envelope(Value::Null),
+            )
+                .into_response()
+        }
+        CdrAnswer::StoreThenFail => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!("internal error")),
+        )
+            .into_response(),
+        CdrAnswer::Down => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!("unavailable"))).into_response()
+        }
+    }
+}
+
+impl CdrEmsp {
+    /// Starts the eMSP (party DE/`party_id`) and registers it with `server`.
+    pub async fn register(server: &TestServer, party_id: &'static str) -> CdrEmsp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}/emsp");
+        let state = std::sync::Arc::new(CdrState::default());
+        let recorder = state.clone();
+        let location_base = base.clone();
+        let app = platform_routes(&base, &[("credentials", "SENDER"), ("cdrs", "RECEIVER")]).route(
+            "/emsp/2.2.1/cdrs",
+            axum::routing::post(move |h: HeaderMap, b: axum::body::Bytes| {
+                receive_cdr(recorder.clone(), location_base.clone(), h, b)
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let token_a = pending_token(server, party_id).await;
+        let (status, _, answer) = ocpi(
+            server,
+            "POST",
+            "/ocpi/2.2.1/credentials",
+            Some(&token(&token_a)),
+            Some(json!({
+                "token": EMSP_TOKEN_B,
+                "url": format!("http://{addr}/emsp/versions"),
+                "roles": [{"role": "EMSP", "party_id": party_id, "country_code": "DE",
+                           "business_details": {"name": party_id}}],
+            })),
+        )
+        .await;
+        assert_eq!(status, 200, "registration: {answer}");
+        let token_c = answer["data"]["token"]
+            .as_str()
+            .expect("token C")
+            .to_owned();
+        CdrEmsp {
+            addr,
+            token_c,
+            state,
+        }
+    }
+
+    /// The next `n` POSTs are answered `how`; then it stores and answers normally again.
+    pub fn answer(&self, n: usize, how: CdrAnswer) {
+        *self.state.answer.lock().unwrap() = (n, Some(how));
+    }
+
+    /// Every POSTed CDR and whether it was answered with success.
+    pub fn posts(&self) -> Vec<(Value, bool)> {
+        self.state.posts.lock().unwrap().clone()
+    }
+
+    /// The CDRs kept, one per id.
+    pub fn stored(&self) -> Vec<Value> {
+        self.state.stored.lock().unwrap().clone()
+    }
+
+    /// Waits (at most `common::WAIT`) until the POSTs so far satisfy `done`.
+    pub async fn wait_posts(&self, what: &str, done: impl Fn(&[(Value, bool)]) -> bool) {
+        let deadline = tokio::time::Instant::now() + crate::common::WAIT;
+        loop {
+            let notified = self.state.seen.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if done(&self.posts()) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("timed out waiting for {what}; POSTs: {:#?}", self.posts());
+            }
+        }
+    }
+}

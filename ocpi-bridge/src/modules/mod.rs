@@ -1,5 +1,7 @@
 //! The OCPI modules we serve, one file each; each adds itself to [`versions::ENDPOINTS`].
 
+pub mod cdrs;
+pub mod commands;
 pub mod credentials;
 pub mod locations;
 pub mod sessions;

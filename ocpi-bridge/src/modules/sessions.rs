@@ -1,9 +1,6 @@
 //! Sessions module, CPO Sender interface (OCPI 2.2.1 Sessions: Interfaces and endpoints, Sender
 //! Interface): `GET /ocpi/2.2.1/sessions`, the paginated list of the calling eMSP's sessions.
 //! The pushes to the owning eMSP's Receiver interface render with [`render_session`] too.
-//!
-//! Not rendered yet: `charging_periods` and `total_cost` (both optional; no tariff is applied to
-//! sessions yet).
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -51,7 +48,45 @@ pub fn render_session(
     if let Some(reference) = &facts.authorization_reference {
         session["authorization_reference"] = reference.clone().into();
     }
+    // Sessions: Session object: both optional, sent when a tariff prices the session.
+    if !facts.charging_periods.is_empty() {
+        let periods: Vec<Value> = facts
+            .charging_periods
+            .iter()
+            .map(|p| {
+                let mut period = json!({
+                    "start_date_time": ocpi_time(p.start_date_time),
+                    "dimensions": serde_json::to_value(&p.dimensions).unwrap_or(Value::Null),
+                });
+                if let Some(tariff) = &p.tariff_id {
+                    period["tariff_id"] = tariff.clone().into();
+                }
+                period
+            })
+            .collect();
+        session["charging_periods"] = periods.into();
+    }
+    if let Some(cost) = &facts.total_cost {
+        session["total_cost"] = serde_json::to_value(cost).unwrap_or(Value::Null);
+    }
     session
+}
+
+/// The body of a Session PATCH (Sessions: Receiver interface, PATCH method) from the full
+/// Session object `full`: what changes while charging (kwh, status, charging_periods,
+/// total_cost) and last_updated.
+pub fn render_session_patch(full: &Value) -> Value {
+    let mut patch = json!({
+        "kwh": full["kwh"],
+        "status": full["status"],
+        "last_updated": full["last_updated"],
+    });
+    for field in ["charging_periods", "total_cost"] {
+        if let Some(value) = full.get(field) {
+            patch[field] = value.clone();
+        }
+    }
+    patch
 }
 
 /// `GET /ocpi/2.2.1/sessions?date_from&[date_to]&[offset]&[limit]` (Sessions: Sender
@@ -118,6 +153,8 @@ mod tests {
             evse_uid: "E1".into(),
             connector_id: "1".into(),
             status: SessionStatus::Completed,
+            charging_periods: Vec::new(),
+            total_cost: None,
             last_updated: at,
         };
         let v = render_session(&facts, "NL", "CPO", "EUR");
@@ -127,5 +164,55 @@ mod tests {
         assert_eq!(v["cdr_token"]["type"], "RFID");
         assert_eq!(v["end_date_time"], "2026-01-01T11:00:00Z");
         assert!(v.get("authorization_reference").is_none());
+        assert!(v.get("total_cost").is_none());
+        assert!(v.get("charging_periods").is_none());
+    }
+
+    #[test]
+    fn a_priced_session_carries_its_periods_and_cost_as_numbers() {
+        use crate::port::tariffs::Price;
+        use crate::pricing::{CdrDimension, CdrDimensionType, ChargingPeriod};
+        let at = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 10, 0, 0).unwrap();
+        let facts = SessionFacts {
+            id: "8".into(),
+            owner: PartnerId(1),
+            start_date_time: at,
+            end_date_time: None,
+            kwh: rust_decimal::Decimal::new(25, 1),
+            cdr_token: CdrToken {
+                country_code: "DE".into(),
+                party_id: "EMS".into(),
+                uid: "RF1".into(),
+                token_type: TokenType::Rfid,
+                contract_id: "DE-EMS-C1".into(),
+            },
+            auth_method: AuthMethod::Whitelist,
+            authorization_reference: None,
+            location_id: "L1".into(),
+            evse_uid: "E1".into(),
+            connector_id: "1".into(),
+            status: SessionStatus::Active,
+            charging_periods: vec![ChargingPeriod {
+                start_date_time: at,
+                dimensions: vec![CdrDimension {
+                    dimension: CdrDimensionType::Energy,
+                    volume: rust_decimal::Decimal::new(25, 1),
+                }],
+                tariff_id: Some("T1".into()),
+            }],
+            total_cost: Some(Price {
+                excl_vat: rust_decimal::Decimal::new(625, 3),
+                incl_vat: Some(rust_decimal::Decimal::new(75, 2)),
+            }),
+            last_updated: at,
+        };
+        let v = render_session(&facts, "NL", "CPO", "EUR");
+        assert_eq!(v["total_cost"]["excl_vat"], serde_json::json!(0.625));
+        assert_eq!(v["total_cost"]["incl_vat"], serde_json::json!(0.75));
+        let period = &v["charging_periods"][0];
+        assert_eq!(period["start_date_time"], "2026-01-01T10:00:00Z");
+        assert_eq!(period["tariff_id"], "T1");
+        assert_eq!(period["dimensions"][0]["type"], "ENERGY");
+        assert_eq!(period["dimensions"][0]["volume"], serde_json::json!(2.5));
     }
 }

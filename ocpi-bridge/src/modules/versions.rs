@@ -48,6 +48,18 @@ pub const ENDPOINTS: &[ModuleEntry] = &[
         role: "SENDER",
         path: "sessions",
     },
+    // CDRs: the CPO creates the CDRs and serves the Sender interface (the pull model).
+    ModuleEntry {
+        identifier: "cdrs",
+        role: "SENDER",
+        path: "cdrs",
+    },
+    // Commands: the eMSP sends commands; the CPO serves the Receiver interface.
+    ModuleEntry {
+        identifier: "commands",
+        role: "RECEIVER",
+        path: "commands",
+    },
     // Tokens: the eMSP owns the tokens and pushes them; the CPO serves the Receiver interface.
     ModuleEntry {
         identifier: "tokens",

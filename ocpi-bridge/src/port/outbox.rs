@@ -20,6 +20,11 @@ pub const LOCATIONS: &str = "locations";
 pub const TARIFFS: &str = "tariffs";
 /// See [`LOCATIONS`]; the object key is the session id.
 pub const SESSIONS: &str = "sessions";
+/// See [`LOCATIONS`]; the object key is our CDR id, the operation POST.
+pub const CDRS: &str = "cdrs";
+/// See [`LOCATIONS`]; the object key is the command id, the operation POST to the command's
+/// `response_url` (Commands: Sender interface).
+pub const COMMANDS: &str = "commands";
 
 /// What the receiver is asked to do with the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +36,8 @@ pub enum PushOperation {
     Patch,
     /// Remove it (Tariffs only: OCPI Locations has no DELETE).
     Delete,
+    /// Create it at the receiver's endpoint itself (CDRs: Receiver interface, POST).
+    Post,
 }
 
 impl PushOperation {
@@ -40,6 +47,7 @@ impl PushOperation {
             PushOperation::Put => "PUT",
             PushOperation::Patch => "PATCH",
             PushOperation::Delete => "DELETE",
+            PushOperation::Post => "POST",
         }
     }
 
@@ -49,6 +57,7 @@ impl PushOperation {
             "PUT" => Some(PushOperation::Put),
             "PATCH" => Some(PushOperation::Patch),
             "DELETE" => Some(PushOperation::Delete),
+            "POST" => Some(PushOperation::Post),
             _ => None,
         }
     }

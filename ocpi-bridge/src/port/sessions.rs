@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::tariffs::Price;
 use super::tokens::TokenType;
 use super::{PartnerId, StoreError};
+use crate::pricing::ChargingPeriod;
 
 /// SessionStatus enum (Sessions: SessionStatus enum); only the values we send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +33,8 @@ pub enum AuthMethod {
     AuthRequest,
     /// The stored token (its whitelist) decided.
     Whitelist,
+    /// The eMSP started it with a START_SESSION command (Commands module).
+    Command,
 }
 
 impl AuthMethod {
@@ -39,6 +43,7 @@ impl AuthMethod {
         match s {
             "AUTH_REQUEST" => Some(AuthMethod::AuthRequest),
             "WHITELIST" => Some(AuthMethod::Whitelist),
+            "COMMAND" => Some(AuthMethod::Command),
             _ => None,
         }
     }
@@ -86,6 +91,10 @@ pub struct SessionFacts {
     pub connector_id: String,
     /// Where it stands.
     pub status: SessionStatus,
+    /// The charging periods priced so far; empty when no tariff applies.
+    pub charging_periods: Vec<ChargingPeriod>,
+    /// The cost so far (excl. and incl. VAT), when a tariff applies.
+    pub total_cost: Option<Price>,
     /// When it last changed.
     pub last_updated: DateTime<Utc>,
 }

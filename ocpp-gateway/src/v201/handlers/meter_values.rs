@@ -57,10 +57,10 @@ pub(crate) fn readings(values: Vec<MeterValueType>) -> Vec<MeterReading> {
             values: mv
                 .sampled_value
                 .into_iter()
-                .map(|sv| {
+                .flat_map(|sv| {
                     let unit = sv.unit_of_measure.unwrap_or_default();
                     let value = scale(sv.value, unit.multiplier.unwrap_or(0));
-                    SampledValue {
+                    let reading = SampledValue {
                         value: value.normalize().to_string(),
                         measurand: sv
                             .measurand
@@ -70,9 +70,18 @@ pub(crate) fn readings(values: Vec<MeterValueType>) -> Vec<MeterReading> {
                         unit: unit.unit,
                         context: sv.context.map(|c| wire_name(&c)),
                         location: sv.location.map(|l| wire_name(&l)),
-                        // The value itself is always a number in 2.0.1; signed data rides along.
-                        format: sv.signed_meter_value.map(|_| "SignedData".to_owned()),
-                    }
+                        format: None,
+                    };
+                    // The value is always a number in 2.0.1; a signed meter's data rides
+                    // along. It becomes a second value in the 1.6 shape (format SignedData, the
+                    // signed data as the value), so the register stays a number and the CDR
+                    // can pass the signed data through.
+                    let signed = sv.signed_meter_value.map(|signed| SampledValue {
+                        value: signed.signed_meter_data,
+                        format: Some("SignedData".to_owned()),
+                        ..reading.clone()
+                    });
+                    std::iter::once(reading).chain(signed)
                 })
                 .collect(),
         })
@@ -124,5 +133,29 @@ mod tests {
         assert_eq!(v[2].context.as_deref(), Some("Sample.Periodic"));
         assert_eq!(v[2].location.as_deref(), Some("Outlet"));
         assert_eq!(scale(Decimal::from(1500), -3), Decimal::new(15, 1));
+    }
+
+    #[test]
+    fn a_signed_reading_keeps_its_number_and_brings_its_signed_data_beside_it() {
+        let values: Vec<MeterValueType> = serde_json::from_value(json!([{
+            "timestamp": "2024-05-01T10:00:00Z",
+            "sampledValue": [{"value": 4000, "measurand": "Energy.Active.Import.Register",
+                "unitOfMeasure": {"unit": "Wh"},
+                "signedMeterValue": {"signedMeterData": "T0NNRnx7fQ==", "signingMethod": "ECDSA",
+                    "encodingMethod": "OCMF", "publicKey": "MFkw"}}]
+        }]))
+        .unwrap();
+        let readings = readings(values);
+        let v = &readings[0].values;
+        assert_eq!(v.len(), 2);
+        assert_eq!(
+            (v[0].value.as_str(), v[0].format.as_deref()),
+            ("4000", None)
+        );
+        assert_eq!(
+            (v[1].value.as_str(), v[1].format.as_deref()),
+            ("T0NNRnx7fQ==", Some("SignedData"))
+        );
+        assert_eq!(v[1].measurand, "Energy.Active.Import.Register");
     }
 }

@@ -1,0 +1,722 @@
+//! OCPI 2.2.1 CDRs, CPO Sender side: a real 1.6 charger charges with a roaming token an eMSP
+//! pushed; at the stop exactly one priced CDR is POSTed to that eMSP (only), kept exactly once
+//! across a lost answer and a restart, listed by `GET /cdrs` to its owner only, and credited
+//! once through the operator API. Sessions that cannot be billed are listed with the reason.
+//! SQLite and (when configured) PostgreSQL.
+
+mod common;
+mod ocpi_support;
+
+use common::*;
+use ocpi_support::{ocpi, token, CdrAnswer, CdrEmsp};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+
+fn test_settings(db: &TestDb) -> cpms::config::Settings {
+    let mut s = settings(db);
+    s.ocpi.allow_private_partner_urls = true;
+    s.ocpi.country_code = "NL".into();
+    s.ocpi.party_id = "CPO".into();
+    s.ocpi.push_retry_base_seconds = 0.05;
+    s.ocpi.push_retry_max_seconds = 1;
+    s
+}
+
+/// The eMSP `emsp` (party DE/`party`) pushes an RFID token `uid`, valid, whitelisted ALWAYS.
+async fn push_token(server: &TestServer, emsp: &CdrEmsp, party: &str, uid: &str) {
+    let (status, _, body) = ocpi(
+        server,
+        "PUT",
+        &format!("/ocpi/2.2.1/tokens/DE/{party}/{uid}"),
+        Some(&token(&emsp.token_c)),
+        Some(json!({
+            "country_code": "DE", "party_id": party, "uid": uid, "type": "RFID",
+            "contract_id": "DE-EMS-C12345678-9", "issuer": "Test eMSP", "valid": true,
+            "whitelist": "ALWAYS", "last_updated": "2026-01-01T00:00:00Z",
+        })),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status_code"].clone()),
+        (200, json!(1000)),
+        "{body}"
+    );
+}
+
+/// Tariff T1 (0.25/kWh and 1.00 per session, 20 % VAT) and Location L1 with EVSE E1 = station
+/// `station` EVSE 1, its connector priced by T1.
+async fn map_evse(server: &TestServer, station: &str) {
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/tariffs",
+            Some(json!({
+                "id": "T1", "currency": "EUR",
+                "elements": [{"price_components": [
+                    {"type": "ENERGY", "price": 0.25, "vat": 20.0, "step_size": 1},
+                    {"type": "FLAT", "price": 1.00, "vat": 20.0, "step_size": 1}
+                ]}]
+            })),
+        )
+        .await
+        .unwrap();
+    assert!(status == 201 || status == 409, "{body}");
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/locations",
+            Some(json!({
+                "id": "L1", "name": "Central", "address": "Stationsplein 1", "city": "Amsterdam",
+                "country": "NLD", "coordinates": {"latitude": "52.378900", "longitude": "4.900160"},
+                "time_zone": "Europe/Amsterdam",
+            })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server
+        .api(
+            "PUT",
+            "/api/locations/L1/evses/E1",
+            Some(json!({
+                "station_id": station, "evse_id": 1, "evse_id_emi3": "NL*CPO*E1",
+                "connectors": [{"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",
+                    "power_type": "AC_3_PHASE", "max_voltage": 230, "max_amperage": 32,
+                    "tariff_ids": ["T1"]}],
+            })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{body}");
+}
+
+async fn meter(cs: &mut Charger, tx: i64, wh: i64) {
+    cs.call(
+        "MeterValues",
+        json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": now(),
+            "sampledValue": [{"value": wh.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]}),
+    )
+    .await
+    .unwrap();
+}
+
+/// A booted charger `station`.
+async fn booted(server: &TestServer, station: &str) -> Charger {
+    let mut cs = server.connect(station).await.unwrap();
+    cs.boot().await.unwrap();
+    cs
+}
+
+/// `cs` charges `uid` on connector 1 from 1000 Wh to 3500 Wh (a meter value); stopped at
+/// 6000 Wh that is 5 kWh. Returns the transaction id.
+async fn charge(cs: &mut Charger, uid: &str) -> i64 {
+    let started = cs.start(1, uid, 1000, &now()).await.unwrap();
+    assert_eq!(started["idTagInfo"]["status"], "Accepted", "{started}");
+    let tx = started["transactionId"].as_i64().unwrap();
+    meter(cs, tx, 3500).await;
+    tx
+}
+
+/// A signed reading as an OCMF meter produces it.
+const SIGNED: &str = r#"OCMF|{"FV":"1.0","RD":[{"RV":4.0,"RU":"kWh"}]}|{"SD":"3045022100AB"}"#;
+
+/// An exact JSON number as a Decimal.
+fn dec(v: &Value) -> Decimal {
+    v.to_string()
+        .parse()
+        .unwrap_or_else(|_| panic!("not a number: {v}"))
+}
+
+fn ids(body: &Value) -> Vec<String> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_completed_roaming_session_gives_its_emsp_one_priced_cdr_and_one_credit() {
+    for db in databases().await {
+        let label = db.label;
+        let server = TestServer::start(&test_settings(&db)).await.unwrap();
+        let owner = CdrEmsp::register(&server, "EMS").await;
+        let other = CdrEmsp::register(&server, "OTH").await;
+        push_token(&server, &owner, "EMS", "RF-C1").await;
+        let mut cs = booted(&server, "CS-C1").await;
+        map_evse(&server, "CS-C1").await;
+
+        let (_, _, details) = ocpi(
+            &server,
+            "GET",
+            "/ocpi/2.2.1",
+            Some(&token(&owner.token_c)),
+            None,
+        )
+        .await;
+        assert!(
+            details["data"]["endpoints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["identifier"] == "cdrs" && e["role"] == "SENDER"),
+            "{label}: {details}"
+        );
+
+        let tx = charge(&mut cs, "RF-C1").await;
+        // A meter that signs its readings (1.6 SampledValue format SignedData).
+        cs.call(
+            "MeterValues",
+            json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": now(),
+                "sampledValue": [
+                    {"value": "4000", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                    {"value": SIGNED, "measurand": "Energy.Active.Import.Register", "unit": "Wh",
+                     "format": "SignedData"}]}]}),
+        )
+        .await
+        .unwrap();
+        cs.stop(tx, 6000, "Local").await.unwrap();
+        owner
+            .wait_posts("the CDR", |p| p.iter().any(|(_, ok)| *ok))
+            .await;
+        let stored = owner.stored();
+        assert_eq!(stored.len(), 1, "{label}: {stored:#?}");
+        let cdr = &stored[0];
+        let cdr_id = cdr["id"].as_str().unwrap().to_owned();
+        assert!(cdr_id.len() <= 36, "{label}: {cdr_id}");
+        assert_eq!(
+            (cdr["country_code"].clone(), cdr["party_id"].clone()),
+            (json!("NL"), json!("CPO")),
+            "{label}"
+        );
+        assert_eq!(cdr["session_id"], tx.to_string(), "{label}");
+        assert_eq!(cdr["currency"], "EUR", "{label}");
+        assert_eq!(cdr["auth_method"], "WHITELIST", "{label}");
+        assert_eq!(cdr["cdr_token"]["uid"], "RF-C1", "{label}");
+        assert_eq!(cdr["cdr_token"]["type"], "RFID", "{label}");
+        assert_eq!(
+            cdr["cdr_token"]["contract_id"], "DE-EMS-C12345678-9",
+            "{label}"
+        );
+        let place = &cdr["cdr_location"];
+        assert_eq!(place["id"], "L1", "{label}: {place}");
+        assert_eq!(place["address"], "Stationsplein 1", "{label}");
+        assert_eq!(place["coordinates"]["latitude"], "52.378900", "{label}");
+        assert_eq!(place["evse_uid"], "E1", "{label}");
+        assert_eq!(place["evse_id"], "NL*CPO*E1", "{label}");
+        assert_eq!(place["connector_id"], "1", "{label}");
+        assert_eq!(place["connector_standard"], "IEC_62196_T2", "{label}");
+        assert_eq!(place["connector_power_type"], "AC_3_PHASE", "{label}");
+        assert_eq!(cdr["tariffs"][0]["id"], "T1", "{label}");
+        assert_eq!(cdr["tariffs"][0]["country_code"], "NL", "{label}");
+        assert!(
+            !cdr["charging_periods"].as_array().unwrap().is_empty(),
+            "{label}: {cdr}"
+        );
+        // The meter delta: 6000 - 1000 Wh.
+        assert_eq!(
+            dec(&cdr["total_energy"]),
+            Decimal::new(5, 0),
+            "{label}: {cdr}"
+        );
+        // 5 kWh x 0.25 + 1.00 flat = 2.25; with 20 % VAT 2.70.
+        assert_eq!(
+            dec(&cdr["total_cost"]["excl_vat"]),
+            Decimal::new(225, 2),
+            "{label}: {cdr}"
+        );
+        assert_eq!(
+            dec(&cdr["total_cost"]["incl_vat"]),
+            Decimal::new(270, 2),
+            "{label}: {cdr}"
+        );
+        assert_eq!(
+            dec(&cdr["total_energy_cost"]["excl_vat"]),
+            Decimal::new(125, 2),
+            "{label}"
+        );
+        assert_eq!(
+            dec(&cdr["total_fixed_cost"]["excl_vat"]),
+            Decimal::new(100, 2),
+            "{label}"
+        );
+        assert!(cdr.get("credit").is_none(), "{label}");
+        let signed = &cdr["signed_data"];
+        assert_eq!(signed["encoding_method"], "OCMF", "{label}: {signed}");
+        assert_eq!(signed["signed_values"][0]["signed_data"], SIGNED, "{label}");
+        assert_eq!(signed["signed_values"][0]["plain_data"], "4000", "{label}");
+        assert!(cdr["last_updated"].is_string(), "{label}");
+
+        // Only the owner receives and lists it, paginated like every module.
+        assert!(other.posts().is_empty(), "{label}: {:?}", other.posts());
+        let (status, headers, mine) = ocpi(
+            &server,
+            "GET",
+            "/ocpi/2.2.1/cdrs?limit=10",
+            Some(&token(&owner.token_c)),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{label}: {mine}");
+        assert_eq!(ids(&mine), vec![cdr_id.clone()], "{label}");
+        assert_eq!(headers["x-total-count"], "1", "{label}");
+        // X-Limit is the server's maximum page size (Transport and format: Pagination).
+        assert!(headers.contains_key("x-limit"), "{label}: {headers:?}");
+        assert_eq!(mine["data"][0], *cdr, "{label}: the GET and the POST agree");
+        let (_, _, before) = ocpi(
+            &server,
+            "GET",
+            "/ocpi/2.2.1/cdrs?date_to=2020-01-01T00:00:00Z",
+            Some(&token(&owner.token_c)),
+            None,
+        )
+        .await;
+        assert!(ids(&before).is_empty(), "{label}: {before}");
+        let (_, _, theirs) = ocpi(
+            &server,
+            "GET",
+            "/ocpi/2.2.1/cdrs",
+            Some(&token(&other.token_c)),
+            None,
+        )
+        .await;
+        assert!(ids(&theirs).is_empty(), "{label}: {theirs}");
+
+        // A credit CDR: all the data, only total_cost negated; once.
+        let (status, credit) = server
+            .api("POST", &format!("/api/ocpi/cdrs/{cdr_id}/credit"), None)
+            .await
+            .unwrap();
+        assert_eq!(status, 201, "{label}: {credit}");
+        let credit_id = format!("{cdr_id}-C");
+        assert_eq!(credit["id"], credit_id, "{label}");
+        owner
+            .wait_posts("the credit CDR", |p| {
+                p.iter().any(|(c, ok)| *ok && c["credit"] == true)
+            })
+            .await;
+        let posted = owner
+            .stored()
+            .into_iter()
+            .find(|c| c["id"] == credit_id.as_str())
+            .unwrap();
+        assert_eq!(posted["credit_reference_id"], cdr_id.as_str(), "{label}");
+        assert_eq!(
+            dec(&posted["total_cost"]["excl_vat"]),
+            Decimal::new(-225, 2),
+            "{label}"
+        );
+        assert_eq!(
+            dec(&posted["total_cost"]["incl_vat"]),
+            Decimal::new(-270, 2),
+            "{label}"
+        );
+        assert_eq!(dec(&posted["total_energy"]), Decimal::new(5, 0), "{label}");
+        assert_eq!(
+            posted["total_energy_cost"], cdr["total_energy_cost"],
+            "{label}"
+        );
+        let (status, again) = server
+            .api("POST", &format!("/api/ocpi/cdrs/{cdr_id}/credit"), None)
+            .await
+            .unwrap();
+        assert_eq!(status, 409, "{label}: {again}");
+        let (status, _) = server
+            .api("POST", &format!("/api/ocpi/cdrs/{credit_id}/credit"), None)
+            .await
+            .unwrap();
+        assert_eq!(status, 409, "{label}");
+        let (status, _) = server
+            .api("POST", "/api/ocpi/cdrs/nope/credit", None)
+            .await
+            .unwrap();
+        assert_eq!(status, 404, "{label}");
+
+        // The operator sees both, with the eMSP's URL of the first.
+        let (status, all) = server.api("GET", "/api/ocpi/cdrs", None).await.unwrap();
+        assert_eq!(status, 200, "{label}: {all}");
+        assert_eq!(all["total"], 2, "{label}: {all}");
+        let first = all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == cdr_id.as_str())
+            .unwrap();
+        assert_eq!(first["transaction_id"], tx, "{label}");
+        assert_eq!(
+            first["location_url"],
+            format!("http://{}/emsp/2.2.1/cdrs/{cdr_id}", owner.addr),
+            "{label}: {first}"
+        );
+        assert_eq!(owner.stored().len(), 2, "{label}");
+        let (status, headers, page) = ocpi(
+            &server,
+            "GET",
+            "/ocpi/2.2.1/cdrs?limit=1",
+            Some(&token(&owner.token_c)),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{label}: {page}");
+        assert_eq!(ids(&page), vec![cdr_id.clone()], "{label}");
+        assert_eq!(headers["x-total-count"], "2", "{label}");
+        let link = headers["link"].to_str().unwrap();
+        assert!(
+            link.contains("/ocpi/2.2.1/cdrs?offset=1&limit=1") && link.ends_with("rel=\"next\""),
+            "{label}: {link}"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_lost_answer_or_a_replayed_stop_never_gives_the_emsp_a_second_cdr() {
+    for db in databases().await {
+        let label = db.label;
+        let server = TestServer::start(&test_settings(&db)).await.unwrap();
+        let owner = CdrEmsp::register(&server, "EMS").await;
+        push_token(&server, &owner, "EMS", "RF-C2").await;
+        let mut cs = booted(&server, "CS-C2").await;
+        map_evse(&server, "CS-C2").await;
+        owner.answer(1, CdrAnswer::StoreThenFail);
+
+        let tx = charge(&mut cs, "RF-C2").await;
+        cs.stop(tx, 6000, "Local").await.unwrap();
+        owner
+            .wait_posts("the retried CDR", |p| p.iter().any(|(_, ok)| *ok))
+            .await;
+        let posts = owner.posts();
+        assert_eq!(posts.len(), 2, "{label}: {posts:#?}");
+        assert!(!posts[0].1 && posts[1].1, "{label}");
+        assert_eq!(posts[0].0, posts[1].0, "{label}: the same CDR, same id");
+        assert_eq!(owner.stored().len(), 1, "{label}");
+        // A replayed stop (the charger lost our answer) makes no second CDR.
+        cs.stop(tx, 6000, "Local").await.unwrap();
+        let (_, all) = server.api("GET", "/api/ocpi/cdrs", None).await.unwrap();
+        assert_eq!(all["total"], 1, "{label}: {all}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_cdr_owed_across_a_restart_is_delivered_exactly_once() {
+    for db in databases().await {
+        let label = db.label;
+        let s = test_settings(&db);
+        let server = TestServer::start(&s).await.unwrap();
+        let owner = CdrEmsp::register(&server, "EMS").await;
+        push_token(&server, &owner, "EMS", "RF-C3").await;
+        let mut cs = booted(&server, "CS-C3").await;
+        map_evse(&server, "CS-C3").await;
+        owner.answer(usize::MAX, CdrAnswer::Down);
+
+        let tx = charge(&mut cs, "RF-C3").await;
+        cs.stop(tx, 6000, "Local").await.unwrap();
+        owner
+            .wait_posts("a refused attempt", |p| !p.is_empty())
+            .await;
+        drop(cs);
+        server.stop().await;
+        assert!(owner.stored().is_empty(), "{label}");
+
+        owner.answer(0, CdrAnswer::Store);
+        let server = TestServer::start(&s).await.unwrap();
+        owner
+            .wait_posts("the CDR after the restart", |p| p.iter().any(|(_, ok)| *ok))
+            .await;
+        let stored = owner.stored();
+        assert_eq!(stored.len(), 1, "{label}: {stored:#?}");
+        assert_eq!(stored[0]["session_id"], tx.to_string(), "{label}");
+        let attempted: std::collections::HashSet<String> = owner
+            .posts()
+            .iter()
+            .map(|(c, _)| c["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(attempted.len(), 1, "{label}: every attempt carries one id");
+        let (_, all) = server.api("GET", "/api/ocpi/cdrs", None).await.unwrap();
+        assert_eq!(all["total"], 1, "{label}: {all}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn roaming_sessions_that_cannot_be_billed_are_listed_with_the_reason() {
+    for db in databases().await {
+        let label = db.label;
+        let server = TestServer::start(&test_settings(&db)).await.unwrap();
+        let owner = CdrEmsp::register(&server, "EMS").await;
+        push_token(&server, &owner, "EMS", "RF-C4").await;
+        let mut cs = booted(&server, "CS-C4").await;
+        map_evse(&server, "CS-C4").await;
+
+        // A station on no Location.
+        let mut lost = booted(&server, "CS-NOWHERE").await;
+        let lost_tx = charge(&mut lost, "RF-C4").await;
+        lost.stop(lost_tx, 6000, "Local").await.unwrap();
+        // A meter that went backwards.
+        let back_tx = charge(&mut cs, "RF-C4").await;
+        cs.stop(back_tx, 500, "Local").await.unwrap();
+        // One still running, asked about with no patience at all.
+        let started = cs.start(1, "RF-C4", 0, &now()).await.unwrap();
+        let running_tx = started["transactionId"].as_i64().unwrap();
+
+        let (status, listed) = server
+            .api("GET", "/api/ocpi/cdrs/unbillable?stale_after_hours=0", None)
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{label}: {listed}");
+        let reason = |tx: i64| {
+            listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|u| u["transaction_id"] == tx)
+                .map(|u| u["reason"].as_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            reason(lost_tx).as_deref(),
+            Some("no_location"),
+            "{label}: {listed}"
+        );
+        assert_eq!(
+            reason(back_tx).as_deref(),
+            Some("meter_went_backwards"),
+            "{label}: {listed}"
+        );
+        assert_eq!(
+            reason(running_tx).as_deref(),
+            Some("not_stopped"),
+            "{label}: {listed}"
+        );
+        let (_, all) = server.api("GET", "/api/ocpi/cdrs", None).await.unwrap();
+        assert_eq!(all["total"], 0, "{label}: {all}");
+        assert!(owner.posts().is_empty(), "{label}");
+
+        // The running one stops after all: it becomes a CDR and leaves the list.
+        cs.stop(running_tx, 2000, "Local").await.unwrap();
+        owner
+            .wait_posts("the late CDR", |p| p.iter().any(|(_, ok)| *ok))
+            .await;
+        let (_, listed) = server
+            .api("GET", "/api/ocpi/cdrs/unbillable", None)
+            .await
+            .unwrap();
+        assert!(
+            listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|u| u["transaction_id"] != running_tx),
+            "{label}: {listed}"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn roaming_kpis_count_authorizations_sessions_cdrs_and_deliveries() {
+    for db in databases().await {
+        let label = db.label;
+        let server = TestServer::start(&test_settings(&db)).await.unwrap();
+        let owner = CdrEmsp::register(&server, "EMS").await;
+        push_token(&server, &owner, "EMS", "RF-K1").await;
+        push_token(&server, &owner, "EMS", "RF-K2").await;
+        // RF-K2 is then blocked by its eMSP.
+        let (status, _, body) = ocpi(
+            &server,
+            "PATCH",
+            "/ocpi/2.2.1/tokens/DE/EMS/RF-K2",
+            Some(&token(&owner.token_c)),
+            Some(json!({"valid": false, "last_updated": "2026-01-02T00:00:00Z"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{label}: {body}");
+        let mut cs = booted(&server, "CS-K1").await;
+        map_evse(&server, "CS-K1").await;
+
+        let refused = cs
+            .call("Authorize", json!({"idTag": "RF-K2"}))
+            .await
+            .unwrap();
+        assert_eq!(
+            refused["idTagInfo"]["status"], "Blocked",
+            "{label}: {refused}"
+        );
+        let tx = charge(&mut cs, "RF-K1").await;
+        cs.stop(tx, 6000, "Local").await.unwrap();
+        owner
+            .wait_posts("the CDR", |p| p.iter().any(|(_, ok)| *ok))
+            .await;
+
+        let (status, kpis) = server.api("GET", "/api/ocpi/kpis", None).await.unwrap();
+        assert_eq!(status, 200, "{label}: {kpis}");
+        assert_eq!(
+            kpis["authorizations"],
+            json!({"accepted": 1, "rejected": 1, "timed_out": 0}),
+            "{label}: {kpis}"
+        );
+        assert_eq!(kpis["sessions_started"], 1, "{label}: {kpis}");
+        assert_eq!(kpis["sessions_completed"], 1, "{label}: {kpis}");
+        assert_eq!(kpis["cdrs_created"], 1, "{label}: {kpis}");
+        assert_eq!(
+            kpis["cdr_reconciliation_rate"].as_f64(),
+            Some(1.0),
+            "{label}: {kpis}"
+        );
+        let deliveries = kpis["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["party"] == "DE*EMS")
+            .unwrap_or_else(|| panic!("{label}: no deliveries for DE*EMS: {kpis}"));
+        assert!(
+            deliveries["ok"].as_u64().unwrap() >= 1,
+            "{label}: {deliveries}"
+        );
+        assert_eq!(deliveries["parked"], 0, "{label}: {deliveries}");
+
+        // The same figures for Prometheus, without the operator's bearer token.
+        let scraped = server
+            .http
+            .get(server.api_url("/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(scraped.status(), 200, "{label}");
+        let text = scraped.text().await.unwrap();
+        for line in [
+            "cpms_roaming_authorizations_total{outcome=\"accepted\"} 1",
+            "cpms_roaming_authorizations_total{outcome=\"rejected\"} 1",
+            "cpms_roaming_sessions_completed_total 1",
+            "cpms_roaming_cdrs_created_total 1",
+            "cpms_roaming_cdr_reconciliation_ratio 1.0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{label}: no {line:?} in\n{text}"
+            );
+        }
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_2_0_1_roaming_session_gives_one_priced_cdr_across_a_restart_mid_session() {
+    for db in databases().await {
+        let label = db.label;
+        let s = test_settings(&db);
+        let server = TestServer::start(&s).await.unwrap();
+        let owner = CdrEmsp::register(&server, "EMS").await;
+        push_token(&server, &owner, "EMS", "RF-V3").await;
+        let mut cs = server.connect_v201("CS-C201").await.unwrap();
+        cs.boot201().await.unwrap();
+        map_evse(&server, "CS-C201").await;
+        let id_token = json!({"idToken": "RF-V3", "type": "ISO14443"});
+
+        let started = cs
+            .tx_event(
+                "Started",
+                "V3-TX1",
+                0,
+                &now(),
+                "Authorized",
+                Some(1000),
+                json!({"idToken": id_token, "evse": {"id": 1, "connectorId": 1}}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(started["idTokenInfo"]["status"], "Accepted", "{label}");
+        cs.tx_event(
+            "Updated",
+            "V3-TX1",
+            1,
+            &now(),
+            "MeterValuePeriodic",
+            Some(3500),
+            json!({}),
+        )
+        .await
+        .unwrap();
+
+        // The CPMS restarts in the middle of the session; the charger reconnects and ends it.
+        drop(cs);
+        server.stop().await;
+        let server = TestServer::start(&s).await.unwrap();
+        let mut cs = server.connect_v201("CS-C201").await.unwrap();
+        cs.boot201().await.unwrap();
+        let ended = json!({"transactionInfo": {"stoppedReason": "Local"}});
+        cs.tx_event(
+            "Ended",
+            "V3-TX1",
+            2,
+            &now(),
+            "StopAuthorized",
+            Some(6000),
+            ended.clone(),
+        )
+        .await
+        .unwrap();
+        owner
+            .wait_posts("the CDR", |p| p.iter().any(|(_, ok)| *ok))
+            .await;
+        // The charger did not see the answer and sends the Ended event again: no second CDR.
+        cs.tx_event(
+            "Ended",
+            "V3-TX1",
+            2,
+            &now(),
+            "StopAuthorized",
+            Some(6000),
+            ended,
+        )
+        .await
+        .unwrap();
+
+        let stored = owner.stored();
+        assert_eq!(stored.len(), 1, "{label}: {stored:#?}");
+        let cdr = &stored[0];
+        assert_eq!(cdr["cdr_token"]["uid"], "RF-V3", "{label}");
+        assert_eq!(cdr["auth_method"], "WHITELIST", "{label}");
+        assert_eq!(dec(&cdr["total_energy"]), Decimal::new(5, 0), "{label}");
+        // 5 kWh at 0.25 and 1.00 per session, 20 % VAT.
+        assert_eq!(
+            dec(&cdr["total_cost"]["excl_vat"]),
+            Decimal::new(225, 2),
+            "{label}: {cdr}"
+        );
+        assert_eq!(
+            dec(&cdr["total_cost"]["incl_vat"]),
+            Decimal::new(270, 2),
+            "{label}: {cdr}"
+        );
+        assert_eq!(cdr["cdr_location"]["evse_uid"], "E1", "{label}");
+        let (_, all) = server.api("GET", "/api/ocpi/cdrs", None).await.unwrap();
+        assert_eq!(all["total"], 1, "{label}: {all}");
+
+        // Corrected by a credit CDR.
+        let cdr_id = cdr["id"].as_str().unwrap().to_owned();
+        let (status, credit) = server
+            .api("POST", &format!("/api/ocpi/cdrs/{cdr_id}/credit"), None)
+            .await
+            .unwrap();
+        assert_eq!(status, 201, "{label}: {credit}");
+        owner
+            .wait_posts("the credit CDR", |p| {
+                p.iter().any(|(c, ok)| *ok && c["credit"] == true)
+            })
+            .await;
+        let credited = owner
+            .stored()
+            .into_iter()
+            .find(|c| c["credit"] == true)
+            .unwrap();
+        assert_eq!(credited["credit_reference_id"], cdr_id.as_str(), "{label}");
+        assert_eq!(
+            dec(&credited["total_cost"]["excl_vat"]),
+            Decimal::new(-225, 2),
+            "{label}: {credited}"
+        );
+        server.stop().await;
+    }
+}
