@@ -82,6 +82,9 @@ struct SessionHandle {
     close: CancellationToken,
 }
 
+/// Bytes read from a station's socket at a time.
+const READ_BUFFER_SIZE: usize = 8 * 1024;
+
 /// Subprotocols we speak, in order of preference: a station offering both gets 2.0.1, the richer
 /// protocol (OCPP-J 2.0.1 §3.1.2: the server picks from the client's list).
 const SUBPROTOCOLS: &[(&str, OcppVersion)] = &[
@@ -291,7 +294,11 @@ async fn handshake(
         return unauthorized();
     }
     let config = &gateway.inner.config;
+    // tungstenite allocates its read buffer up front per connection (128 KiB by default), which
+    // made most of a station's memory; OCPP frames are small, and a larger message is still
+    // assembled up to `max_message_size` (docs/benchmarks.md, memory per connection).
     let upgrade = upgrade
+        .read_buffer_size(READ_BUFFER_SIZE)
         .max_message_size(config.max_message_size)
         .max_frame_size(config.max_message_size);
     let Some((name, version)) = pick_subprotocol(&headers) else {

@@ -1,0 +1,127 @@
+//! Boot as firmware does it: Basic auth on the handshake, and a station the CPMS holds Pending
+//! asks again after the interval it was given, until the operator accepts it.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::{databases, Cpms, WAIT};
+use serde_json::json;
+use simulator::fleet::{Fleet, FleetOptions, ProtocolChoice};
+use simulator::plan::Behaviour;
+
+fn options(cpms: &Cpms, password: &str, protocol: ProtocolChoice) -> FleetOptions {
+    FleetOptions {
+        url: cpms.ocpp_url(),
+        id_pattern: "SIM-BOOT-{n}".into(),
+        first: 1,
+        stations: 1,
+        evses: 1,
+        connectors_per_evse: 1,
+        protocol,
+        password: Some(password.into()),
+        tls: None,
+        ramp_per_s: 0.0,
+        speed: 1.0,
+    }
+}
+
+#[tokio::test]
+async fn a_pending_station_retries_its_boot_until_accepted() {
+    for db in databases().await {
+        let cpms = Cpms::start_with(&db, |s| s.ocpp.boot_retry_interval = 1)
+            .await
+            .expect("cpms starts");
+        let (status, body) = cpms
+            .api(
+                "POST",
+                "/api/stations",
+                Some(json!({"id": "SIM-BOOT-1", "password": "sim-password-0001", "registration_status": "Pending"})),
+            )
+            .await
+            .expect("api");
+        assert_eq!(status, 201, "{body}");
+
+        // A wrong password is refused at the handshake.
+        let behaviour = Behaviour {
+            reconnect_delay_s: 0.5,
+            ..Behaviour::default()
+        };
+        let wrong = Fleet::start(
+            &options(&cpms, "not-the-password", ProtocolChoice::V16),
+            &behaviour,
+            None,
+        )
+        .expect("fleet");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while wrong.metrics.connect_failures.load(Ordering::Relaxed) == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "never refused");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(wrong.metrics.connects.load(Ordering::Relaxed), 0);
+        wrong.stop(Duration::from_secs(5)).await;
+
+        let fleet = Fleet::start(
+            &options(&cpms, "sim-password-0001", ProtocolChoice::V16),
+            &behaviour,
+            None,
+        )
+        .expect("fleet");
+        // Pending: booted at least twice (the retry after the 1 s interval), no status yet.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let boots = fleet
+                .metrics
+                .actions()
+                .iter()
+                .find(|a| a.action == "BootNotification")
+                .map_or(0, |a| a.results);
+            if boots >= 2 {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no boot retry");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            !fleet
+                .metrics
+                .actions()
+                .iter()
+                .any(|a| a.action == "StatusNotification"),
+            "a Pending station sends nothing but boots"
+        );
+
+        let (status, body) = cpms
+            .api(
+                "PATCH",
+                "/api/stations/SIM-BOOT-1",
+                Some(json!({"registration_status": "Accepted"})),
+            )
+            .await
+            .expect("api");
+        assert_eq!(status, 200, "{body}");
+        // The next retry is accepted and the station reports its connector.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (_, connectors) = cpms
+                .api("GET", "/api/stations/SIM-BOOT-1/connectors", None)
+                .await
+                .expect("api");
+            let reported = connectors
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["status"] == "Available"));
+            if reported {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "[{}] never accepted: {connectors}",
+                db.label
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        fleet.stop(Duration::from_secs(5)).await;
+        cpms.stop().await;
+    }
+}
