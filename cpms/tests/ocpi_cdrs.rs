@@ -8,103 +8,60 @@ mod common;
 mod ocpi_support;
 
 use common::*;
-use ocpi_support::{ocpi, token, CdrAnswer, CdrEmsp};
+use ocpi_support::{
+    assert_lists_endpoint, booted, booted201, cpo_settings, create_tariff_t1, end201,
+    listed_ids as ids, map_location, meter, meter201, ocpi, ocpi_get, push_token, start201,
+    t1_connector, token, CdrAnswer, CdrEmsp,
+};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-fn test_settings(db: &TestDb) -> cpms::config::Settings {
-    let mut s = settings(db);
-    s.ocpi.allow_private_partner_urls = true;
-    s.ocpi.country_code = "NL".into();
-    s.ocpi.party_id = "CPO".into();
-    s.ocpi.push_retry_base_seconds = 0.05;
-    s.ocpi.push_retry_max_seconds = 1;
-    s
-}
-
-/// The eMSP `emsp` (party DE/`party`) pushes an RFID token `uid`, valid, whitelisted ALWAYS.
-async fn push_token(server: &TestServer, emsp: &CdrEmsp, party: &str, uid: &str) {
-    let (status, _, body) = ocpi(
+/// Tariff T1 and Location L1 with EVSE E1 = station `station` EVSE 1, its connector priced by
+/// T1.
+async fn map_priced_evse(server: &TestServer, station: &str) {
+    let (status, body) = create_tariff_t1(server).await;
+    assert!(status == 201 || status == 409, "{body}");
+    map_location(
         server,
-        "PUT",
-        &format!("/ocpi/2.2.1/tokens/DE/{party}/{uid}"),
-        Some(&token(&emsp.token_c)),
-        Some(json!({
-            "country_code": "DE", "party_id": party, "uid": uid, "type": "RFID",
-            "contract_id": "DE-EMS-C12345678-9", "issuer": "Test eMSP", "valid": true,
-            "whitelist": "ALWAYS", "last_updated": "2026-01-01T00:00:00Z",
-        })),
+        "L1",
+        "E1",
+        json!({"station_id": station, "evse_id": 1, "evse_id_emi3": "NL*CPO*E1",
+               "connectors": [t1_connector()]}),
     )
     .await;
+}
+
+/// The eMSP DE/EMS, registered, with the RFID token `uid` pushed, and a booted 1.6 charger
+/// `station` on priced EVSE E1.
+async fn roaming_station(server: &TestServer, uid: &str, station: &str) -> (CdrEmsp, Charger) {
+    let owner = CdrEmsp::register(server, "EMS").await;
+    push_token(server, &owner.token_c, "EMS", uid, true).await;
+    let cs = booted(server, station).await;
+    map_priced_evse(server, station).await;
+    (owner, cs)
+}
+
+/// Asserts a Price's `excl_vat` and `incl_vat`, in cents.
+fn assert_price(price: &Value, excl_cents: i64, incl_cents: i64, context: &str) {
     assert_eq!(
-        (status, body["status_code"].clone()),
-        (200, json!(1000)),
-        "{body}"
+        (dec(&price["excl_vat"]), dec(&price["incl_vat"])),
+        (Decimal::new(excl_cents, 2), Decimal::new(incl_cents, 2)),
+        "{context}"
     );
 }
 
-/// Tariff T1 (0.25/kWh and 1.00 per session, 20 % VAT) and Location L1 with EVSE E1 = station
-/// `station` EVSE 1, its connector priced by T1.
-async fn map_evse(server: &TestServer, station: &str) {
-    let (status, body) = server
-        .api(
-            "POST",
-            "/api/tariffs",
-            Some(json!({
-                "id": "T1", "currency": "EUR",
-                "elements": [{"price_components": [
-                    {"type": "ENERGY", "price": 0.25, "vat": 20.0, "step_size": 1},
-                    {"type": "FLAT", "price": 1.00, "vat": 20.0, "step_size": 1}
-                ]}]
-            })),
-        )
+/// The operator asks for a credit CDR for `cdr_id`; returns the HTTP status and body.
+async fn ask_credit(server: &TestServer, cdr_id: &str) -> (u16, Value) {
+    server
+        .api("POST", &format!("/api/ocpi/cdrs/{cdr_id}/credit"), None)
         .await
-        .unwrap();
-    assert!(status == 201 || status == 409, "{body}");
-    let (status, body) = server
-        .api(
-            "POST",
-            "/api/locations",
-            Some(json!({
-                "id": "L1", "name": "Central", "address": "Stationsplein 1", "city": "Amsterdam",
-                "country": "NLD", "coordinates": {"latitude": "52.378900", "longitude": "4.900160"},
-                "time_zone": "Europe/Amsterdam",
-            })),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = server
-        .api(
-            "PUT",
-            "/api/locations/L1/evses/E1",
-            Some(json!({
-                "station_id": station, "evse_id": 1, "evse_id_emi3": "NL*CPO*E1",
-                "connectors": [{"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",
-                    "power_type": "AC_3_PHASE", "max_voltage": 230, "max_amperage": 32,
-                    "tariff_ids": ["T1"]}],
-            })),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 201, "{body}");
+        .unwrap()
 }
 
-async fn meter(cs: &mut Charger, tx: i64, wh: i64) {
-    cs.call(
-        "MeterValues",
-        json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": now(),
-            "sampledValue": [{"value": wh.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]}),
-    )
-    .await
-    .unwrap();
-}
-
-/// A booted charger `station`.
-async fn booted(server: &TestServer, station: &str) -> Charger {
-    let mut cs = server.connect(station).await.unwrap();
-    cs.boot().await.unwrap();
-    cs
+/// Asserts the operator API lists `total` CDRs.
+async fn assert_cdr_total(server: &TestServer, total: u64, label: &str) {
+    let (_, all) = server.api("GET", "/api/ocpi/cdrs", None).await.unwrap();
+    assert_eq!(all["total"], total, "{label}: {all}");
 }
 
 /// `cs` charges `uid` on connector 1 from 1000 Wh to 3500 Wh (a meter value); stopped at
@@ -127,42 +84,14 @@ fn dec(v: &Value) -> Decimal {
         .unwrap_or_else(|_| panic!("not a number: {v}"))
 }
 
-fn ids(body: &Value) -> Vec<String> {
-    body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_completed_roaming_session_gives_its_emsp_one_priced_cdr_and_one_credit() {
     for db in databases().await {
         let label = db.label;
-        let server = TestServer::start(&test_settings(&db)).await.unwrap();
-        let owner = CdrEmsp::register(&server, "EMS").await;
+        let server = TestServer::start(&cpo_settings(&db)).await.unwrap();
+        let (owner, mut cs) = roaming_station(&server, "RF-C1", "CS-C1").await;
         let other = CdrEmsp::register(&server, "OTH").await;
-        push_token(&server, &owner, "EMS", "RF-C1").await;
-        let mut cs = booted(&server, "CS-C1").await;
-        map_evse(&server, "CS-C1").await;
-
-        let (_, _, details) = ocpi(
-            &server,
-            "GET",
-            "/ocpi/2.2.1",
-            Some(&token(&owner.token_c)),
-            None,
-        )
-        .await;
-        assert!(
-            details["data"]["endpoints"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["identifier"] == "cdrs" && e["role"] == "SENDER"),
-            "{label}: {details}"
-        );
+        assert_lists_endpoint(&server, &owner.token_c, "cdrs", "SENDER", label).await;
 
         let tx = charge(&mut cs, "RF-C1").await;
         // A meter that signs its readings (1.6 SampledValue format SignedData).
@@ -177,9 +106,7 @@ async fn a_completed_roaming_session_gives_its_emsp_one_priced_cdr_and_one_credi
         .await
         .unwrap();
         cs.stop(tx, 6000, "Local").await.unwrap();
-        owner
-            .wait_posts("the CDR", |p| p.iter().any(|(_, ok)| *ok))
-            .await;
+        owner.wait_delivered("the CDR").await;
         let stored = owner.stored();
         assert_eq!(stored.len(), 1, "{label}: {stored:#?}");
         let cdr = &stored[0];
@@ -221,16 +148,7 @@ async fn a_completed_roaming_session_gives_its_emsp_one_priced_cdr_and_one_credi
             "{label}: {cdr}"
         );
         // 5 kWh x 0.25 + 1.00 flat = 2.25; with 20 % VAT 2.70.
-        assert_eq!(
-            dec(&cdr["total_cost"]["excl_vat"]),
-            Decimal::new(225, 2),
-            "{label}: {cdr}"
-        );
-        assert_eq!(
-            dec(&cdr["total_cost"]["incl_vat"]),
-            Decimal::new(270, 2),
-            "{label}: {cdr}"
-        );
+        assert_price(&cdr["total_cost"], 225, 270, &format!("{label}: {cdr}"));
         assert_eq!(
             dec(&cdr["total_energy_cost"]["excl_vat"]),
             Decimal::new(125, 2),
@@ -250,87 +168,47 @@ async fn a_completed_roaming_session_gives_its_emsp_one_priced_cdr_and_one_credi
 
         // Only the owner receives and lists it, paginated like every module.
         assert!(other.posts().is_empty(), "{label}: {:?}", other.posts());
-        let (status, headers, mine) = ocpi(
-            &server,
-            "GET",
-            "/ocpi/2.2.1/cdrs?limit=10",
-            Some(&token(&owner.token_c)),
-            None,
-        )
-        .await;
+        let (status, headers, mine) =
+            ocpi_get(&server, &owner.token_c, "/ocpi/2.2.1/cdrs?limit=10").await;
         assert_eq!(status, 200, "{label}: {mine}");
         assert_eq!(ids(&mine), vec![cdr_id.clone()], "{label}");
         assert_eq!(headers["x-total-count"], "1", "{label}");
         // X-Limit is the server's maximum page size (Transport and format: Pagination).
         assert!(headers.contains_key("x-limit"), "{label}: {headers:?}");
         assert_eq!(mine["data"][0], *cdr, "{label}: the GET and the POST agree");
-        let (_, _, before) = ocpi(
+        let (_, _, before) = ocpi_get(
             &server,
-            "GET",
+            &owner.token_c,
             "/ocpi/2.2.1/cdrs?date_to=2020-01-01T00:00:00Z",
-            Some(&token(&owner.token_c)),
-            None,
         )
         .await;
         assert!(ids(&before).is_empty(), "{label}: {before}");
-        let (_, _, theirs) = ocpi(
-            &server,
-            "GET",
-            "/ocpi/2.2.1/cdrs",
-            Some(&token(&other.token_c)),
-            None,
-        )
-        .await;
+        let (_, _, theirs) = ocpi_get(&server, &other.token_c, "/ocpi/2.2.1/cdrs").await;
         assert!(ids(&theirs).is_empty(), "{label}: {theirs}");
 
         // A credit CDR: all the data, only total_cost negated; once.
-        let (status, credit) = server
-            .api("POST", &format!("/api/ocpi/cdrs/{cdr_id}/credit"), None)
-            .await
-            .unwrap();
+        let (status, credit) = ask_credit(&server, &cdr_id).await;
         assert_eq!(status, 201, "{label}: {credit}");
         let credit_id = format!("{cdr_id}-C");
         assert_eq!(credit["id"], credit_id, "{label}");
-        owner
-            .wait_posts("the credit CDR", |p| {
-                p.iter().any(|(c, ok)| *ok && c["credit"] == true)
-            })
-            .await;
+        owner.wait_credit().await;
         let posted = owner
             .stored()
             .into_iter()
             .find(|c| c["id"] == credit_id.as_str())
             .unwrap();
         assert_eq!(posted["credit_reference_id"], cdr_id.as_str(), "{label}");
-        assert_eq!(
-            dec(&posted["total_cost"]["excl_vat"]),
-            Decimal::new(-225, 2),
-            "{label}"
-        );
-        assert_eq!(
-            dec(&posted["total_cost"]["incl_vat"]),
-            Decimal::new(-270, 2),
-            "{label}"
-        );
+        assert_price(&posted["total_cost"], -225, -270, label);
         assert_eq!(dec(&posted["total_energy"]), Decimal::new(5, 0), "{label}");
         assert_eq!(
             posted["total_energy_cost"], cdr["total_energy_cost"],
             "{label}"
         );
-        let (status, again) = server
-            .api("POST", &format!("/api/ocpi/cdrs/{cdr_id}/credit"), None)
-            .await
-            .unwrap();
+        let (status, again) = ask_credit(&server, &cdr_id).await;
         assert_eq!(status, 409, "{label}: {again}");
-        let (status, _) = server
-            .api("POST", &format!("/api/ocpi/cdrs/{credit_id}/credit"), None)
-            .await
-            .unwrap();
+        let (status, _) = ask_credit(&server, &credit_id).await;
         assert_eq!(status, 409, "{label}");
-        let (status, _) = server
-            .api("POST", "/api/ocpi/cdrs/nope/credit", None)
-            .await
-            .unwrap();
+        let (status, _) = ask_credit(&server, "nope").await;
         assert_eq!(status, 404, "{label}");
 
         // The operator sees both, with the eMSP's URL of the first.
@@ -350,14 +228,8 @@ async fn a_completed_roaming_session_gives_its_emsp_one_priced_cdr_and_one_credi
             "{label}: {first}"
         );
         assert_eq!(owner.stored().len(), 2, "{label}");
-        let (status, headers, page) = ocpi(
-            &server,
-            "GET",
-            "/ocpi/2.2.1/cdrs?limit=1",
-            Some(&token(&owner.token_c)),
-            None,
-        )
-        .await;
+        let (status, headers, page) =
+            ocpi_get(&server, &owner.token_c, "/ocpi/2.2.1/cdrs?limit=1").await;
         assert_eq!(status, 200, "{label}: {page}");
         assert_eq!(ids(&page), vec![cdr_id.clone()], "{label}");
         assert_eq!(headers["x-total-count"], "2", "{label}");
@@ -374,18 +246,13 @@ async fn a_completed_roaming_session_gives_its_emsp_one_priced_cdr_and_one_credi
 async fn a_lost_answer_or_a_replayed_stop_never_gives_the_emsp_a_second_cdr() {
     for db in databases().await {
         let label = db.label;
-        let server = TestServer::start(&test_settings(&db)).await.unwrap();
-        let owner = CdrEmsp::register(&server, "EMS").await;
-        push_token(&server, &owner, "EMS", "RF-C2").await;
-        let mut cs = booted(&server, "CS-C2").await;
-        map_evse(&server, "CS-C2").await;
+        let server = TestServer::start(&cpo_settings(&db)).await.unwrap();
+        let (owner, mut cs) = roaming_station(&server, "RF-C2", "CS-C2").await;
         owner.answer(1, CdrAnswer::StoreThenFail);
 
         let tx = charge(&mut cs, "RF-C2").await;
         cs.stop(tx, 6000, "Local").await.unwrap();
-        owner
-            .wait_posts("the retried CDR", |p| p.iter().any(|(_, ok)| *ok))
-            .await;
+        owner.wait_delivered("the retried CDR").await;
         let posts = owner.posts();
         assert_eq!(posts.len(), 2, "{label}: {posts:#?}");
         assert!(!posts[0].1 && posts[1].1, "{label}");
@@ -393,8 +260,7 @@ async fn a_lost_answer_or_a_replayed_stop_never_gives_the_emsp_a_second_cdr() {
         assert_eq!(owner.stored().len(), 1, "{label}");
         // A replayed stop (the charger lost our answer) makes no second CDR.
         cs.stop(tx, 6000, "Local").await.unwrap();
-        let (_, all) = server.api("GET", "/api/ocpi/cdrs", None).await.unwrap();
-        assert_eq!(all["total"], 1, "{label}: {all}");
+        assert_cdr_total(&server, 1, label).await;
         server.stop().await;
     }
 }
@@ -403,12 +269,9 @@ async fn a_lost_answer_or_a_replayed_stop_never_gives_the_emsp_a_second_cdr() {
 async fn a_cdr_owed_across_a_restart_is_delivered_exactly_once() {
     for db in databases().await {
         let label = db.label;
-        let s = test_settings(&db);
+        let s = cpo_settings(&db);
         let server = TestServer::start(&s).await.unwrap();
-        let owner = CdrEmsp::register(&server, "EMS").await;
-        push_token(&server, &owner, "EMS", "RF-C3").await;
-        let mut cs = booted(&server, "CS-C3").await;
-        map_evse(&server, "CS-C3").await;
+        let (owner, mut cs) = roaming_station(&server, "RF-C3", "CS-C3").await;
         owner.answer(usize::MAX, CdrAnswer::Down);
 
         let tx = charge(&mut cs, "RF-C3").await;
@@ -422,9 +285,7 @@ async fn a_cdr_owed_across_a_restart_is_delivered_exactly_once() {
 
         owner.answer(0, CdrAnswer::Store);
         let server = TestServer::start(&s).await.unwrap();
-        owner
-            .wait_posts("the CDR after the restart", |p| p.iter().any(|(_, ok)| *ok))
-            .await;
+        owner.wait_delivered("the CDR after the restart").await;
         let stored = owner.stored();
         assert_eq!(stored.len(), 1, "{label}: {stored:#?}");
         assert_eq!(stored[0]["session_id"], tx.to_string(), "{label}");
@@ -434,8 +295,7 @@ async fn a_cdr_owed_across_a_restart_is_delivered_exactly_once() {
             .map(|(c, _)| c["id"].as_str().unwrap().to_owned())
             .collect();
         assert_eq!(attempted.len(), 1, "{label}: every attempt carries one id");
-        let (_, all) = server.api("GET", "/api/ocpi/cdrs", None).await.unwrap();
-        assert_eq!(all["total"], 1, "{label}: {all}");
+        assert_cdr_total(&server, 1, label).await;
         server.stop().await;
     }
 }
@@ -444,11 +304,8 @@ async fn a_cdr_owed_across_a_restart_is_delivered_exactly_once() {
 async fn roaming_sessions_that_cannot_be_billed_are_listed_with_the_reason() {
     for db in databases().await {
         let label = db.label;
-        let server = TestServer::start(&test_settings(&db)).await.unwrap();
-        let owner = CdrEmsp::register(&server, "EMS").await;
-        push_token(&server, &owner, "EMS", "RF-C4").await;
-        let mut cs = booted(&server, "CS-C4").await;
-        map_evse(&server, "CS-C4").await;
+        let server = TestServer::start(&cpo_settings(&db)).await.unwrap();
+        let (owner, mut cs) = roaming_station(&server, "RF-C4", "CS-C4").await;
 
         // A station on no Location.
         let mut lost = booted(&server, "CS-NOWHERE").await;
@@ -489,15 +346,12 @@ async fn roaming_sessions_that_cannot_be_billed_are_listed_with_the_reason() {
             Some("not_stopped"),
             "{label}: {listed}"
         );
-        let (_, all) = server.api("GET", "/api/ocpi/cdrs", None).await.unwrap();
-        assert_eq!(all["total"], 0, "{label}: {all}");
+        assert_cdr_total(&server, 0, label).await;
         assert!(owner.posts().is_empty(), "{label}");
 
         // The running one stops after all: it becomes a CDR and leaves the list.
         cs.stop(running_tx, 2000, "Local").await.unwrap();
-        owner
-            .wait_posts("the late CDR", |p| p.iter().any(|(_, ok)| *ok))
-            .await;
+        owner.wait_delivered("the late CDR").await;
         let (_, listed) = server
             .api("GET", "/api/ocpi/cdrs/unbillable", None)
             .await
@@ -518,10 +372,9 @@ async fn roaming_sessions_that_cannot_be_billed_are_listed_with_the_reason() {
 async fn roaming_kpis_count_authorizations_sessions_cdrs_and_deliveries() {
     for db in databases().await {
         let label = db.label;
-        let server = TestServer::start(&test_settings(&db)).await.unwrap();
-        let owner = CdrEmsp::register(&server, "EMS").await;
-        push_token(&server, &owner, "EMS", "RF-K1").await;
-        push_token(&server, &owner, "EMS", "RF-K2").await;
+        let server = TestServer::start(&cpo_settings(&db)).await.unwrap();
+        let (owner, mut cs) = roaming_station(&server, "RF-K1", "CS-K1").await;
+        push_token(&server, &owner.token_c, "EMS", "RF-K2", true).await;
         // RF-K2 is then blocked by its eMSP.
         let (status, _, body) = ocpi(
             &server,
@@ -532,8 +385,6 @@ async fn roaming_kpis_count_authorizations_sessions_cdrs_and_deliveries() {
         )
         .await;
         assert_eq!(status, 200, "{label}: {body}");
-        let mut cs = booted(&server, "CS-K1").await;
-        map_evse(&server, "CS-K1").await;
 
         let refused = cs
             .call("Authorize", json!({"idTag": "RF-K2"}))
@@ -545,9 +396,7 @@ async fn roaming_kpis_count_authorizations_sessions_cdrs_and_deliveries() {
         );
         let tx = charge(&mut cs, "RF-K1").await;
         cs.stop(tx, 6000, "Local").await.unwrap();
-        owner
-            .wait_posts("the CDR", |p| p.iter().any(|(_, ok)| *ok))
-            .await;
+        owner.wait_delivered("the CDR").await;
 
         let (status, kpis) = server.api("GET", "/api/ocpi/kpis", None).await.unwrap();
         assert_eq!(status, 200, "{label}: {kpis}");
@@ -605,73 +454,26 @@ async fn roaming_kpis_count_authorizations_sessions_cdrs_and_deliveries() {
 async fn a_2_0_1_roaming_session_gives_one_priced_cdr_across_a_restart_mid_session() {
     for db in databases().await {
         let label = db.label;
-        let s = test_settings(&db);
+        let s = cpo_settings(&db);
         let server = TestServer::start(&s).await.unwrap();
         let owner = CdrEmsp::register(&server, "EMS").await;
-        push_token(&server, &owner, "EMS", "RF-V3").await;
-        let mut cs = server.connect_v201("CS-C201").await.unwrap();
-        cs.boot201().await.unwrap();
-        map_evse(&server, "CS-C201").await;
-        let id_token = json!({"idToken": "RF-V3", "type": "ISO14443"});
+        push_token(&server, &owner.token_c, "EMS", "RF-V3", true).await;
+        let mut cs = booted201(&server, "CS-C201").await;
+        map_priced_evse(&server, "CS-C201").await;
 
-        let started = cs
-            .tx_event(
-                "Started",
-                "V3-TX1",
-                0,
-                &now(),
-                "Authorized",
-                Some(1000),
-                json!({"idToken": id_token, "evse": {"id": 1, "connectorId": 1}}),
-            )
-            .await
-            .unwrap();
+        let started = start201(&mut cs, "V3-TX1", &now(), 1000, "RF-V3").await;
         assert_eq!(started["idTokenInfo"]["status"], "Accepted", "{label}");
-        cs.tx_event(
-            "Updated",
-            "V3-TX1",
-            1,
-            &now(),
-            "MeterValuePeriodic",
-            Some(3500),
-            json!({}),
-        )
-        .await
-        .unwrap();
+        meter201(&mut cs, "V3-TX1", 1, &now(), 3500).await;
 
         // The CPMS restarts in the middle of the session; the charger reconnects and ends it.
         drop(cs);
         server.stop().await;
         let server = TestServer::start(&s).await.unwrap();
-        let mut cs = server.connect_v201("CS-C201").await.unwrap();
-        cs.boot201().await.unwrap();
-        let ended = json!({"transactionInfo": {"stoppedReason": "Local"}});
-        cs.tx_event(
-            "Ended",
-            "V3-TX1",
-            2,
-            &now(),
-            "StopAuthorized",
-            Some(6000),
-            ended.clone(),
-        )
-        .await
-        .unwrap();
-        owner
-            .wait_posts("the CDR", |p| p.iter().any(|(_, ok)| *ok))
-            .await;
+        let mut cs = booted201(&server, "CS-C201").await;
+        end201(&mut cs, "V3-TX1", 2, &now(), 6000).await;
+        owner.wait_delivered("the CDR").await;
         // The charger did not see the answer and sends the Ended event again: no second CDR.
-        cs.tx_event(
-            "Ended",
-            "V3-TX1",
-            2,
-            &now(),
-            "StopAuthorized",
-            Some(6000),
-            ended,
-        )
-        .await
-        .unwrap();
+        end201(&mut cs, "V3-TX1", 2, &now(), 6000).await;
 
         let stored = owner.stored();
         assert_eq!(stored.len(), 1, "{label}: {stored:#?}");
@@ -680,32 +482,15 @@ async fn a_2_0_1_roaming_session_gives_one_priced_cdr_across_a_restart_mid_sessi
         assert_eq!(cdr["auth_method"], "WHITELIST", "{label}");
         assert_eq!(dec(&cdr["total_energy"]), Decimal::new(5, 0), "{label}");
         // 5 kWh at 0.25 and 1.00 per session, 20 % VAT.
-        assert_eq!(
-            dec(&cdr["total_cost"]["excl_vat"]),
-            Decimal::new(225, 2),
-            "{label}: {cdr}"
-        );
-        assert_eq!(
-            dec(&cdr["total_cost"]["incl_vat"]),
-            Decimal::new(270, 2),
-            "{label}: {cdr}"
-        );
+        assert_price(&cdr["total_cost"], 225, 270, &format!("{label}: {cdr}"));
         assert_eq!(cdr["cdr_location"]["evse_uid"], "E1", "{label}");
-        let (_, all) = server.api("GET", "/api/ocpi/cdrs", None).await.unwrap();
-        assert_eq!(all["total"], 1, "{label}: {all}");
+        assert_cdr_total(&server, 1, label).await;
 
         // Corrected by a credit CDR.
         let cdr_id = cdr["id"].as_str().unwrap().to_owned();
-        let (status, credit) = server
-            .api("POST", &format!("/api/ocpi/cdrs/{cdr_id}/credit"), None)
-            .await
-            .unwrap();
+        let (status, credit) = ask_credit(&server, &cdr_id).await;
         assert_eq!(status, 201, "{label}: {credit}");
-        owner
-            .wait_posts("the credit CDR", |p| {
-                p.iter().any(|(c, ok)| *ok && c["credit"] == true)
-            })
-            .await;
+        owner.wait_credit().await;
         let credited = owner
             .stored()
             .into_iter()

@@ -8,46 +8,24 @@ mod common;
 mod ocpi_support;
 
 use common::*;
-use ocpi_support::{ocpi, sessions_emsp, token, PushEmsp, Received};
+use ocpi_support::{
+    assert_lists_endpoint, booted, booted201_at, booted_at, cpo_settings, ocpi, sessions_emsp,
+    token, PushEmsp, Received,
+};
 use serde_json::{json, Value};
 
 /// Settings with a start window of `window` seconds.
 fn commands_settings(db: &TestDb, window: u64) -> cpms::config::Settings {
-    let mut s = settings(db);
-    s.ocpi.allow_private_partner_urls = true;
-    s.ocpi.country_code = "NL".into();
-    s.ocpi.party_id = "CPO".into();
-    s.ocpi.push_retry_base_seconds = 0.05;
-    s.ocpi.push_retry_max_seconds = 1;
+    let mut s = cpo_settings(db);
     s.ocpi.start_session_timeout_seconds = window;
     s
 }
 
-/// Location `location` with EVSE `evse_uid` = EVSE 1 of `station`.
-async fn map_evse(server: &TestServer, location: &str, evse_uid: &str, station: &str) {
-    let (status, body) = server
-        .api(
-            "POST",
-            "/api/locations",
-            Some(json!({
-                "id": location, "name": "Central", "address": "Stationsplein 1",
-                "city": "Amsterdam", "country": "NLD",
-                "coordinates": {"latitude": "52.378900", "longitude": "4.900160"},
-                "time_zone": "Europe/Amsterdam",
-            })),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = server
-        .api(
-            "PUT",
-            &format!("/api/locations/{location}/evses/{evse_uid}"),
-            Some(json!({"station_id": station, "evse_id": 1})),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 201, "{body}");
+/// A server with `settings` and the registered eMSP DE/EMS.
+async fn start_with_emsp(settings: &cpms::config::Settings) -> (TestServer, PushEmsp) {
+    let server = TestServer::start(settings).await.unwrap();
+    let emsp = sessions_emsp(&server, "EMS").await;
+    (server, emsp)
 }
 
 /// An app token of party DE/`party`.
@@ -146,35 +124,41 @@ fn start_session(emsp: &PushEmsp, n: u32, uid: &str, location: &str) -> Value {
     })
 }
 
+/// A StopSession of `session_id` answered at the eMSP's response_url `n`.
+fn stop_session(emsp: &PushEmsp, n: u32, session_id: &str) -> Value {
+    json!({"response_url": response_url(emsp, n), "session_id": session_id})
+}
+
+/// An UnlockConnector of connector 1 of EVSE E1 at `location`, answered at response_url `n`.
+fn unlock_connector(emsp: &PushEmsp, n: u32, location: &str) -> Value {
+    json!({"response_url": response_url(emsp, n), "location_id": location,
+           "evse_uid": "E1", "connector_id": "1"})
+}
+
+/// The eMSP sends `name` with `body`, which is ACCEPTED; the station `cs` must then get
+/// `action`, which it answers with `reply`. Returns the station's request payload.
+async fn relayed(
+    server: &TestServer,
+    emsp: &PushEmsp,
+    name: &str,
+    body: Value,
+    cs: &mut Charger,
+    action: &str,
+    reply: Value,
+) -> Value {
+    command(server, emsp, name, body, "ACCEPTED").await;
+    station_answers(cs, action, reply).await
+}
+
 #[tokio::test]
 async fn start_and_stop_session_on_a_16_charger_belong_to_the_emsp() {
     for db in databases().await {
         let label = db.label;
-        let server = TestServer::start(&commands_settings(&db, 30))
-            .await
-            .unwrap();
-        let emsp = sessions_emsp(&server, "EMS").await;
+        let (server, emsp) = start_with_emsp(&commands_settings(&db, 30)).await;
         let other = sessions_emsp(&server, "OTH").await;
-        let mut cs = server.connect("CS-C16").await.unwrap();
-        cs.boot().await.unwrap();
-        map_evse(&server, "L16", "E1", "CS-C16").await;
+        let mut cs = booted_at(&server, "CS-C16", "L16").await;
 
-        let (_, _, details) = ocpi(
-            &server,
-            "GET",
-            "/ocpi/2.2.1",
-            Some(&token(&emsp.token_c)),
-            None,
-        )
-        .await;
-        assert!(
-            details["data"]["endpoints"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["identifier"] == "commands" && e["role"] == "RECEIVER"),
-            "{label}: {details}"
-        );
+        assert_lists_endpoint(&server, &emsp.token_c, "commands", "RECEIVER", label).await;
 
         let answer = command(
             &server,
@@ -218,20 +202,22 @@ async fn start_and_stop_session_on_a_16_charger_belong_to_the_emsp() {
         assert_eq!(put.body["cdr_token"]["uid"], "APP-16", "{label}");
 
         // Another eMSP cannot stop it: its session is unknown to it.
-        let stop =
-            |n| json!({"response_url": response_url(&emsp, n), "session_id": tx.to_string()});
+        let stop = |n| stop_session(&emsp, n, &tx.to_string());
         command(&server, &other, "STOP_SESSION", stop(2), "UNKNOWN_SESSION").await;
         command(
             &server,
             &emsp,
             "STOP_SESSION",
-            json!({"response_url": response_url(&emsp, 2), "session_id": "999999"}),
+            stop_session(&emsp, 2, "999999"),
             "UNKNOWN_SESSION",
         )
         .await;
 
-        command(&server, &emsp, "STOP_SESSION", stop(3), "ACCEPTED").await;
-        let asked = station_answers(
+        let asked = relayed(
+            &server,
+            &emsp,
+            "STOP_SESSION",
+            stop(3),
             &mut cs,
             "RemoteStopTransaction",
             json!({"status": "Accepted"}),
@@ -255,23 +241,14 @@ async fn start_and_stop_session_on_a_16_charger_belong_to_the_emsp() {
 async fn start_and_stop_session_on_a_201_charger_follow_the_remote_start_id() {
     for db in databases().await {
         let label = db.label;
-        let server = TestServer::start(&commands_settings(&db, 30))
-            .await
-            .unwrap();
-        let emsp = sessions_emsp(&server, "EMS").await;
-        let mut cs = server.connect_v201("CS-C201").await.unwrap();
-        cs.boot201().await.unwrap();
-        map_evse(&server, "L201", "E1", "CS-C201").await;
+        let (server, emsp) = start_with_emsp(&commands_settings(&db, 30)).await;
+        let mut cs = booted201_at(&server, "CS-C201", "L201").await;
 
-        command(
+        let asked = relayed(
             &server,
             &emsp,
             "START_SESSION",
             start_session(&emsp, 1, "APP-201", "L201"),
-            "ACCEPTED",
-        )
-        .await;
-        let asked = station_answers(
             &mut cs,
             "RequestStartTransaction",
             json!({"status": "Accepted"}),
@@ -306,15 +283,11 @@ async fn start_and_stop_session_on_a_201_charger_follow_the_remote_start_id() {
         assert_eq!(tx["authorization_reference"], "REF-1", "{label}: {list}");
         let tx_id = tx["id"].as_i64().unwrap();
 
-        command(
+        let asked = relayed(
             &server,
             &emsp,
             "STOP_SESSION",
-            json!({"response_url": response_url(&emsp, 2), "session_id": tx_id.to_string()}),
-            "ACCEPTED",
-        )
-        .await;
-        let asked = station_answers(
+            stop_session(&emsp, 2, &tx_id.to_string()),
             &mut cs,
             "RequestStopTransaction",
             json!({"status": "Accepted"}),
@@ -341,84 +314,31 @@ async fn start_and_stop_session_on_a_201_charger_follow_the_remote_start_id() {
 async fn a_refused_start_is_rejected_and_an_unstarted_one_fails_after_the_window() {
     for db in databases().await {
         let label = db.label;
-        let server = TestServer::start(&commands_settings(&db, 1)).await.unwrap();
-        let emsp = sessions_emsp(&server, "EMS").await;
-        let mut cs16 = server.connect("CS-F16").await.unwrap();
-        cs16.boot().await.unwrap();
-        map_evse(&server, "LF16", "E1", "CS-F16").await;
-        let mut cs201 = server.connect_v201("CS-F201").await.unwrap();
-        cs201.boot201().await.unwrap();
-        map_evse(&server, "LF201", "E1", "CS-F201").await;
+        let (server, emsp) = start_with_emsp(&commands_settings(&db, 1)).await;
+        let cs16 = booted_at(&server, "CS-F16", "LF16").await;
+        let cs201 = booted201_at(&server, "CS-F201", "LF201").await;
+        let mut chargers = [
+            (cs16, "LF16", "RemoteStartTransaction"),
+            (cs201, "LF201", "RequestStartTransaction"),
+        ];
 
-        // The charger refuses: REJECTED.
-        command(
-            &server,
-            &emsp,
-            "START_SESSION",
-            start_session(&emsp, 1, "APP-F1", "LF16"),
-            "ACCEPTED",
-        )
-        .await;
-        station_answers(
-            &mut cs16,
-            "RemoteStartTransaction",
-            json!({"status": "Rejected"}),
-        )
-        .await;
-        assert_eq!(result(&emsp, 1).await, "REJECTED", "{label}");
-        command(
-            &server,
-            &emsp,
-            "START_SESSION",
-            start_session(&emsp, 2, "APP-F2", "LF201"),
-            "ACCEPTED",
-        )
-        .await;
-        station_answers(
-            &mut cs201,
-            "RequestStartTransaction",
-            json!({"status": "Rejected"}),
-        )
-        .await;
-        assert_eq!(result(&emsp, 2).await, "REJECTED", "{label}");
-
-        // The charger accepts but no transaction begins within the window: FAILED, and the
-        // token no longer opens a transaction of the eMSP.
-        command(
-            &server,
-            &emsp,
-            "START_SESSION",
-            start_session(&emsp, 3, "APP-F3", "LF16"),
-            "ACCEPTED",
-        )
-        .await;
-        station_answers(
-            &mut cs16,
-            "RemoteStartTransaction",
-            json!({"status": "Accepted"}),
-        )
-        .await;
-        assert_eq!(result(&emsp, 3).await, "FAILED", "{label}");
-        let late = cs16
-            .call("Authorize", json!({"idTag": "APP-F3"}))
-            .await
-            .unwrap();
-        assert_eq!(late["idTagInfo"]["status"], "Invalid", "{label}: {late}");
-        command(
-            &server,
-            &emsp,
-            "START_SESSION",
-            start_session(&emsp, 4, "APP-F4", "LF201"),
-            "ACCEPTED",
-        )
-        .await;
-        station_answers(
-            &mut cs201,
-            "RequestStartTransaction",
-            json!({"status": "Accepted"}),
-        )
-        .await;
-        assert_eq!(result(&emsp, 4).await, "FAILED", "{label}");
+        // The charger refuses: REJECTED. Then the charger accepts but no transaction begins
+        // within the window: FAILED, and the token no longer opens a transaction of the eMSP.
+        let mut n = 0;
+        for (answer, outcome) in [("Rejected", "REJECTED"), ("Accepted", "FAILED")] {
+            for (cs, location, action) in &mut chargers {
+                n += 1;
+                let uid = format!("APP-F{n}");
+                let start = start_session(&emsp, n, &uid, location);
+                let reply = json!({"status": answer});
+                relayed(&server, &emsp, "START_SESSION", start, cs, action, reply).await;
+                assert_eq!(result(&emsp, n).await, outcome, "{label}: {action}");
+                if outcome == "FAILED" && *location == "LF16" {
+                    let late = cs.call("Authorize", json!({"idTag": uid})).await.unwrap();
+                    assert_eq!(late["idTagInfo"]["status"], "Invalid", "{label}: {late}");
+                }
+            }
+        }
         server.stop().await;
     }
 }
@@ -427,17 +347,10 @@ async fn a_refused_start_is_rejected_and_an_unstarted_one_fails_after_the_window
 async fn reservations_and_unlocks_reach_both_charger_versions() {
     for db in databases().await {
         let label = db.label;
-        let server = TestServer::start(&commands_settings(&db, 30))
-            .await
-            .unwrap();
-        let emsp = sessions_emsp(&server, "EMS").await;
+        let (server, emsp) = start_with_emsp(&commands_settings(&db, 30)).await;
         let other = sessions_emsp(&server, "OTH").await;
-        let mut cs16 = server.connect("CS-R16").await.unwrap();
-        cs16.boot().await.unwrap();
-        map_evse(&server, "LR16", "E1", "CS-R16").await;
-        let mut cs201 = server.connect_v201("CS-R201").await.unwrap();
-        cs201.boot201().await.unwrap();
-        map_evse(&server, "LR201", "E1", "CS-R201").await;
+        let mut cs16 = booted_at(&server, "CS-R16", "LR16").await;
+        let mut cs201 = booted201_at(&server, "CS-R201", "LR201").await;
         let expiry = (chrono::Utc::now() + chrono::Duration::hours(1))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let reserve = |n, id: &str, location: &str| {
@@ -451,15 +364,16 @@ async fn reservations_and_unlocks_reach_both_charger_versions() {
             |n, id: &str| json!({"response_url": response_url(&emsp, n), "reservation_id": id});
 
         // 1.6: reserved, then cancelled by the eMSP's own reservation id.
-        command(
+        let asked = relayed(
             &server,
             &emsp,
             "RESERVE_NOW",
             reserve(1, "RES-1", "LR16"),
-            "ACCEPTED",
+            &mut cs16,
+            "ReserveNow",
+            json!({"status": "Accepted"}),
         )
         .await;
-        let asked = station_answers(&mut cs16, "ReserveNow", json!({"status": "Accepted"})).await;
         assert_eq!(asked["connectorId"], 1, "{label}: {asked}");
         assert_eq!(asked["idTag"], "APP-R", "{label}: {asked}");
         let station_reservation = asked["reservationId"].clone();
@@ -473,15 +387,11 @@ async fn reservations_and_unlocks_reach_both_charger_versions() {
             "REJECTED",
         )
         .await;
-        command(
+        let asked = relayed(
             &server,
             &emsp,
             "CANCEL_RESERVATION",
             cancel(3, "RES-1"),
-            "ACCEPTED",
-        )
-        .await;
-        let asked = station_answers(
             &mut cs16,
             "CancelReservation",
             json!({"status": "Accepted"}),
@@ -499,25 +409,22 @@ async fn reservations_and_unlocks_reach_both_charger_versions() {
         .await;
 
         // A reservation the station no longer knows: UNKNOWN_RESERVATION.
-        command(
+        relayed(
             &server,
             &emsp,
             "RESERVE_NOW",
             reserve(5, "RES-2", "LR16"),
-            "ACCEPTED",
+            &mut cs16,
+            "ReserveNow",
+            json!({"status": "Accepted"}),
         )
         .await;
-        station_answers(&mut cs16, "ReserveNow", json!({"status": "Accepted"})).await;
         assert_eq!(result(&emsp, 5).await, "ACCEPTED", "{label}");
-        command(
+        relayed(
             &server,
             &emsp,
             "CANCEL_RESERVATION",
             cancel(6, "RES-2"),
-            "ACCEPTED",
-        )
-        .await;
-        station_answers(
             &mut cs16,
             "CancelReservation",
             json!({"status": "Rejected"}),
@@ -526,45 +433,38 @@ async fn reservations_and_unlocks_reach_both_charger_versions() {
         assert_eq!(result(&emsp, 6).await, "UNKNOWN_RESERVATION", "{label}");
 
         // 1.6 unlock.
-        let unlock = |n, location: &str| {
-            json!({"response_url": response_url(&emsp, n), "location_id": location,
-                   "evse_uid": "E1", "connector_id": "1"})
-        };
-        command(
+        let asked = relayed(
             &server,
             &emsp,
             "UNLOCK_CONNECTOR",
-            unlock(7, "LR16"),
-            "ACCEPTED",
+            unlock_connector(&emsp, 7, "LR16"),
+            &mut cs16,
+            "UnlockConnector",
+            json!({"status": "Unlocked"}),
         )
         .await;
-        let asked =
-            station_answers(&mut cs16, "UnlockConnector", json!({"status": "Unlocked"})).await;
         assert_eq!(asked, json!({"connectorId": 1}), "{label}");
         assert_eq!(result(&emsp, 7).await, "ACCEPTED", "{label}");
 
         // 2.0.1: an occupied EVSE, a failed unlock.
-        command(
+        let asked = relayed(
             &server,
             &emsp,
             "RESERVE_NOW",
             reserve(8, "RES-3", "LR201"),
-            "ACCEPTED",
+            &mut cs201,
+            "ReserveNow",
+            json!({"status": "Occupied"}),
         )
         .await;
-        let asked = station_answers(&mut cs201, "ReserveNow", json!({"status": "Occupied"})).await;
         assert_eq!(asked["idToken"]["idToken"], "APP-R", "{label}: {asked}");
         assert_eq!(asked["evseId"], 1, "{label}: {asked}");
         assert_eq!(result(&emsp, 8).await, "EVSE_OCCUPIED", "{label}");
-        command(
+        let asked = relayed(
             &server,
             &emsp,
             "UNLOCK_CONNECTOR",
-            unlock(9, "LR201"),
-            "ACCEPTED",
-        )
-        .await;
-        let asked = station_answers(
+            unlock_connector(&emsp, 9, "LR201"),
             &mut cs201,
             "UnlockConnector",
             json!({"status": "UnlockFailed"}),
@@ -580,13 +480,8 @@ async fn reservations_and_unlocks_reach_both_charger_versions() {
 async fn bad_commands_are_refused_and_offline_stations_rejected() {
     for db in databases().await {
         let label = db.label;
-        let server = TestServer::start(&commands_settings(&db, 30))
-            .await
-            .unwrap();
-        let emsp = sessions_emsp(&server, "EMS").await;
-        let mut cs = server.connect("CS-B1").await.unwrap();
-        cs.boot().await.unwrap();
-        map_evse(&server, "LB", "E1", "CS-B1").await;
+        let (server, emsp) = start_with_emsp(&commands_settings(&db, 30)).await;
+        let mut cs = booted_at(&server, "CS-B1", "LB").await;
 
         // Not a StartSession object, a bad response_url, a bad id: 2001 with HTTP 400.
         for body in [
@@ -649,8 +544,7 @@ async fn bad_commands_are_refused_and_offline_stations_rejected() {
             &server,
             &emsp,
             "UNLOCK_CONNECTOR",
-            json!({"response_url": response_url(&emsp, 5), "location_id": "LB",
-                   "evse_uid": "E1", "connector_id": "1"}),
+            unlock_connector(&emsp, 5, "LB"),
             "REJECTED",
         )
         .await;
@@ -663,20 +557,13 @@ async fn a_start_session_pending_across_a_restart_gets_its_result_once() {
     for db in databases().await {
         let label = db.label;
         let s = commands_settings(&db, 30);
-        let server = TestServer::start(&s).await.unwrap();
-        let emsp = sessions_emsp(&server, "EMS").await;
-        let mut cs = server.connect("CS-P1").await.unwrap();
-        cs.boot().await.unwrap();
-        map_evse(&server, "LP", "E1", "CS-P1").await;
-        command(
+        let (server, emsp) = start_with_emsp(&s).await;
+        let mut cs = booted_at(&server, "CS-P1", "LP").await;
+        relayed(
             &server,
             &emsp,
             "START_SESSION",
             start_session(&emsp, 1, "APP-P", "LP"),
-            "ACCEPTED",
-        )
-        .await;
-        station_answers(
             &mut cs,
             "RemoteStartTransaction",
             json!({"status": "Accepted"}),
@@ -686,8 +573,7 @@ async fn a_start_session_pending_across_a_restart_gets_its_result_once() {
 
         // After the restart the charger comes back and starts the transaction it accepted.
         let server = TestServer::start(&s).await.unwrap();
-        let mut cs = server.connect("CS-P1").await.unwrap();
-        cs.boot().await.unwrap();
+        let mut cs = booted(&server, "CS-P1").await;
         let started = cs.start(1, "APP-P", 0, &now()).await.unwrap();
         assert_eq!(started["idTagInfo"]["status"], "Accepted", "{label}");
         let tx = started["transactionId"].as_i64().unwrap();
@@ -726,18 +612,14 @@ async fn a_station_that_never_answers_gives_timeout() {
         let mut s = commands_settings(&db, 1);
         // Gateway::call gives up after three response timeouts.
         s.ocpp.response_timeout = 1;
-        let server = TestServer::start(&s).await.unwrap();
-        let emsp = sessions_emsp(&server, "EMS").await;
-        let mut cs = server.connect("CS-T1").await.unwrap();
-        cs.boot().await.unwrap();
-        map_evse(&server, "LT", "E1", "CS-T1").await;
+        let (server, emsp) = start_with_emsp(&s).await;
+        let mut cs = booted_at(&server, "CS-T1", "LT").await;
 
         command(
             &server,
             &emsp,
             "UNLOCK_CONNECTOR",
-            json!({"response_url": response_url(&emsp, 1), "location_id": "LT",
-                   "evse_uid": "E1", "connector_id": "1"}),
+            unlock_connector(&emsp, 1, "LT"),
             "ACCEPTED",
         )
         .await;

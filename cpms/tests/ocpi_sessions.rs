@@ -8,80 +8,63 @@ mod common;
 mod ocpi_support;
 
 use common::*;
-use ocpi_support::{ocpi, sessions_emsp, token, PushEmsp, Received};
+use ocpi_support::{
+    assert_lists_endpoint, booted201, booted201_at, booted_at, cpo_settings, create_tariff_t1,
+    end201, listed_ids as listed, map_evse, meter, meter201, ocpi_get, push_token, rfid,
+    sessions_emsp, start201, t1_connector, PushEmsp, Received,
+};
 use serde_json::{json, Value};
 
 async fn test_server(db: &TestDb) -> TestServer {
-    let mut s = settings(db);
-    s.ocpi.allow_private_partner_urls = true;
-    s.ocpi.country_code = "NL".into();
-    s.ocpi.party_id = "CPO".into();
-    s.ocpi.push_retry_base_seconds = 0.05;
-    s.ocpi.push_retry_max_seconds = 1;
+    let mut s = cpo_settings(db);
     // Every energy change may be PATCHed at once.
     s.ocpi.session_update_interval_seconds = 0;
     TestServer::start(&s).await.unwrap()
 }
 
-/// The eMSP `emsp` (party DE/`party`) pushes an RFID token `uid`, whitelisted ALWAYS.
-async fn push_token(server: &TestServer, emsp: &PushEmsp, party: &str, uid: &str, valid: bool) {
-    let (status, _, body) = ocpi(
-        server,
-        "PUT",
-        &format!("/ocpi/2.2.1/tokens/DE/{party}/{uid}"),
-        Some(&token(&emsp.token_c)),
-        Some(json!({
-            "country_code": "DE", "party_id": party, "uid": uid, "type": "RFID",
-            "contract_id": "DE-EMS-C12345678-9", "issuer": "Test eMSP", "valid": valid,
-            "whitelist": "ALWAYS", "last_updated": "2026-01-01T00:00:00Z",
-        })),
-    )
-    .await;
-    assert_eq!(
-        (status, body["status_code"].clone()),
-        (200, json!(1000)),
-        "{body}"
-    );
+/// The eMSP DE/EMS, registered, with the RFID token `uid` pushed, `valid` or not.
+async fn owner_with_token(server: &TestServer, uid: &str, valid: bool) -> PushEmsp {
+    let owner = sessions_emsp(server, "EMS").await;
+    push_token(server, &owner.token_c, "EMS", uid, valid).await;
+    owner
 }
 
-/// Location L1 with EVSE E1 = station `station` EVSE 1.
-async fn map_evse(server: &TestServer, station: &str) {
-    let (status, body) = server
-        .api(
-            "POST",
-            "/api/locations",
-            Some(json!({
-                "id": "L1", "name": "Central", "address": "Stationsplein 1", "city": "Amsterdam",
-                "country": "NLD", "coordinates": {"latitude": "52.378900", "longitude": "4.900160"},
-                "time_zone": "Europe/Amsterdam",
-            })),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = server
-        .api(
-            "PUT",
-            "/api/locations/L1/evses/E1",
-            Some(json!({"station_id": station, "evse_id": 1})),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 201, "{body}");
+/// A Session PUT with status COMPLETED, accepted by the eMSP.
+fn completed(r: &Received) -> bool {
+    r.method == "PUT" && r.accepted && r.body["status"] == "COMPLETED"
+}
+
+/// A Session PATCH to 2.5 kWh, accepted by the eMSP.
+fn patched_to_2_5_kwh(r: &Received) -> bool {
+    r.method == "PATCH" && r.accepted && r.body["kwh"] == 2.5
+}
+
+/// Asserts `other` received no Session and lists none, and `owner` lists exactly `id`.
+async fn assert_only_owner_has(
+    server: &TestServer,
+    owner: &PushEmsp,
+    other: &PushEmsp,
+    id: &str,
+    label: &str,
+) -> Value {
+    assert!(
+        other
+            .received()
+            .iter()
+            .all(|r| !r.path.contains("/sessions/")),
+        "{label}: {:?}",
+        other.received()
+    );
+    let (status, _, mine) = get(server, owner, "/ocpi/2.2.1/sessions").await;
+    assert_eq!(status, 200, "{label}: {mine}");
+    assert_eq!(listed(&mine), vec![id.to_owned()], "{label}");
+    let (_, _, theirs) = get(server, other, "/ocpi/2.2.1/sessions").await;
+    assert!(listed(&theirs).is_empty(), "{label}: {theirs}");
+    mine
 }
 
 fn at(path: String, method: &'static str) -> impl Fn(&Received) -> bool {
     move |r| r.method == method && r.path == path && r.accepted
-}
-
-async fn meter(cs: &mut Charger, tx: i64, wh: i64) {
-    cs.call(
-        "MeterValues",
-        json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": now(),
-            "sampledValue": [{"value": wh.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]}),
-    )
-    .await
-    .unwrap();
 }
 
 async fn get(
@@ -89,16 +72,7 @@ async fn get(
     emsp: &PushEmsp,
     path: &str,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    ocpi(server, "GET", path, Some(&token(&emsp.token_c)), None).await
-}
-
-fn listed(body: &Value) -> Vec<String> {
-    body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap().to_owned())
-        .collect()
+    ocpi_get(server, &emsp.token_c, path).await
 }
 
 #[tokio::test]
@@ -106,22 +80,10 @@ async fn a_roaming_session_is_pushed_to_its_emsp_only_from_start_to_completed() 
     for db in databases().await {
         let label = db.label;
         let server = test_server(&db).await;
-        let owner = sessions_emsp(&server, "EMS").await;
+        let owner = owner_with_token(&server, "RF-S1", true).await;
         let other = sessions_emsp(&server, "OTH").await;
-        push_token(&server, &owner, "EMS", "RF-S1", true).await;
-        let mut cs = server.connect("CS-S1").await.unwrap();
-        cs.boot().await.unwrap();
-        map_evse(&server, "CS-S1").await;
-
-        let (_, _, details) = get(&server, &owner, "/ocpi/2.2.1").await;
-        assert!(
-            details["data"]["endpoints"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["identifier"] == "sessions" && e["role"] == "SENDER"),
-            "{label}: {details}"
-        );
+        let mut cs = booted_at(&server, "CS-S1", "L1").await;
+        assert_lists_endpoint(&server, &owner.token_c, "sessions", "SENDER", label).await;
 
         let started = cs.start(1, "RF-S1", 1000, &now()).await.unwrap();
         assert_eq!(started["idTagInfo"]["status"], "Accepted", "{label}");
@@ -152,11 +114,7 @@ async fn a_roaming_session_is_pushed_to_its_emsp_only_from_start_to_completed() 
         assert_eq!(s["kwh"], 0.0, "{label}");
 
         meter(&mut cs, tx, 3500).await;
-        let (i, patch) = owner
-            .wait_for(i + 1, "PATCH kwh", move |r| {
-                r.method == "PATCH" && r.accepted && r.body["kwh"] == 2.5
-            })
-            .await;
+        let (i, patch) = owner.wait_for(i + 1, "PATCH kwh", patched_to_2_5_kwh).await;
         assert_eq!(patch.path, path, "{label}");
         assert!(patch.body["last_updated"].is_string(), "{label}: {patch:?}");
 
@@ -174,19 +132,7 @@ async fn a_roaming_session_is_pushed_to_its_emsp_only_from_start_to_completed() 
         );
 
         // Only the owning eMSP receives and lists it.
-        assert!(
-            other
-                .received()
-                .iter()
-                .all(|r| !r.path.contains("/sessions/")),
-            "{label}: {:?}",
-            other.received()
-        );
-        let (status, _, mine) = get(&server, &owner, "/ocpi/2.2.1/sessions").await;
-        assert_eq!(status, 200, "{label}: {mine}");
-        assert_eq!(listed(&mine), vec![tx.to_string()], "{label}");
-        let (_, _, theirs) = get(&server, &other, "/ocpi/2.2.1/sessions").await;
-        assert!(listed(&theirs).is_empty(), "{label}: {theirs}");
+        assert_only_owner_has(&server, &owner, &other, &tx.to_string(), label).await;
         server.stop().await;
     }
 }
@@ -196,11 +142,8 @@ async fn a_refused_roaming_token_gives_an_invalid_session() {
     for db in databases().await {
         let label = db.label;
         let server = test_server(&db).await;
-        let owner = sessions_emsp(&server, "EMS").await;
-        push_token(&server, &owner, "EMS", "RF-BAD", false).await;
-        let mut cs = server.connect("CS-S2").await.unwrap();
-        cs.boot().await.unwrap();
-        map_evse(&server, "CS-S2").await;
+        let owner = owner_with_token(&server, "RF-BAD", false).await;
+        let mut cs = booted_at(&server, "CS-S2", "L1").await;
 
         let started = cs.start(1, "RF-BAD", 0, &now()).await.unwrap();
         assert_eq!(started["idTagInfo"]["status"], "Blocked", "{label}");
@@ -215,11 +158,6 @@ async fn a_refused_roaming_token_gives_an_invalid_session() {
         assert_eq!(put.body["status"], "INVALID", "{label}: {:?}", put.body);
         server.stop().await;
     }
-}
-
-/// A 2.0.1 IdTokenType for an RFID card.
-fn rfid(uid: &str) -> Value {
-    json!({"idToken": uid, "type": "ISO14443"})
 }
 
 /// The first Session PUT `emsp` received from index `from` on: its index, the session id and the
@@ -240,12 +178,9 @@ async fn a_2_0_1_roaming_session_is_pushed_to_its_emsp_only_from_start_to_comple
     for db in databases().await {
         let label = db.label;
         let server = test_server(&db).await;
-        let owner = sessions_emsp(&server, "EMS").await;
+        let owner = owner_with_token(&server, "RF-V2", true).await;
         let other = sessions_emsp(&server, "OTH").await;
-        push_token(&server, &owner, "EMS", "RF-V2", true).await;
-        let mut cs = server.connect_v201("CS-S201").await.unwrap();
-        cs.boot201().await.unwrap();
-        map_evse(&server, "CS-S201").await;
+        let mut cs = booted201_at(&server, "CS-S201", "L1").await;
 
         // 2.0.1 Authorize asks the same question as the TransactionEvent below.
         let auth = cs
@@ -253,18 +188,7 @@ async fn a_2_0_1_roaming_session_is_pushed_to_its_emsp_only_from_start_to_comple
             .await
             .unwrap();
         assert_eq!(auth["idTokenInfo"]["status"], "Accepted", "{label}");
-        let started = cs
-            .tx_event(
-                "Started",
-                "V2-TX1",
-                0,
-                &now(),
-                "Authorized",
-                Some(1000),
-                json!({"idToken": rfid("RF-V2"), "evse": {"id": 1, "connectorId": 1}}),
-            )
-            .await
-            .unwrap();
+        let started = start201(&mut cs, "V2-TX1", &now(), 1000, "RF-V2").await;
         assert_eq!(started["idTokenInfo"]["status"], "Accepted", "{label}");
         let (i, id, s) = session_put(&owner, 0, "PUT ACTIVE").await;
         assert_eq!(s["status"], "ACTIVE", "{label}: {s}");
@@ -282,42 +206,14 @@ async fn a_2_0_1_roaming_session_is_pushed_to_its_emsp_only_from_start_to_comple
             .unwrap();
         assert_eq!(list["items"][0]["id"].to_string(), id, "{label}: {list}");
 
-        cs.tx_event(
-            "Updated",
-            "V2-TX1",
-            1,
-            &now(),
-            "MeterValuePeriodic",
-            Some(3500),
-            json!({}),
-        )
-        .await
-        .unwrap();
+        meter201(&mut cs, "V2-TX1", 1, &now(), 3500).await;
         let path = format!("/emsp/2.2.1/sessions/NL/CPO/{id}");
-        let (i, patch) = owner
-            .wait_for(i + 1, "PATCH kwh", |r| {
-                r.method == "PATCH" && r.accepted && r.body["kwh"] == 2.5
-            })
-            .await;
+        let (i, patch) = owner.wait_for(i + 1, "PATCH kwh", patched_to_2_5_kwh).await;
         assert_eq!(patch.path, path, "{label}");
         assert!(patch.body["last_updated"].is_string(), "{label}: {patch:?}");
 
-        cs.tx_event(
-            "Ended",
-            "V2-TX1",
-            2,
-            &now(),
-            "StopAuthorized",
-            Some(6000),
-            json!({"transactionInfo": {"stoppedReason": "Local"}}),
-        )
-        .await
-        .unwrap();
-        let (_, done) = owner
-            .wait_for(i + 1, "COMPLETED", |r| {
-                r.method == "PUT" && r.accepted && r.body["status"] == "COMPLETED"
-            })
-            .await;
+        end201(&mut cs, "V2-TX1", 2, &now(), 6000).await;
+        let (_, done) = owner.wait_for(i + 1, "COMPLETED", completed).await;
         assert_eq!(done.path, path, "{label}");
         assert_eq!(done.body["kwh"], 5.0, "{label}: {:?}", done.body);
         assert!(
@@ -326,20 +222,8 @@ async fn a_2_0_1_roaming_session_is_pushed_to_its_emsp_only_from_start_to_comple
             done.body
         );
 
-        assert!(
-            other
-                .received()
-                .iter()
-                .all(|r| !r.path.contains("/sessions/")),
-            "{label}: {:?}",
-            other.received()
-        );
-        let (status, _, mine) = get(&server, &owner, "/ocpi/2.2.1/sessions").await;
-        assert_eq!(status, 200, "{label}: {mine}");
-        assert_eq!(listed(&mine), vec![id.clone()], "{label}");
+        let mine = assert_only_owner_has(&server, &owner, &other, &id, label).await;
         assert_eq!(mine["data"][0]["status"], "COMPLETED", "{label}: {mine}");
-        let (_, _, theirs) = get(&server, &other, "/ocpi/2.2.1/sessions").await;
-        assert!(listed(&theirs).is_empty(), "{label}: {theirs}");
         server.stop().await;
     }
 }
@@ -349,11 +233,8 @@ async fn a_2_0_1_session_starts_when_its_roaming_token_arrives_after_the_cable()
     for db in databases().await {
         let label = db.label;
         let server = test_server(&db).await;
-        let owner = sessions_emsp(&server, "EMS").await;
-        push_token(&server, &owner, "EMS", "RF-LATE", true).await;
-        let mut cs = server.connect_v201("CS-S203").await.unwrap();
-        cs.boot201().await.unwrap();
-        map_evse(&server, "CS-S203").await;
+        let owner = owner_with_token(&server, "RF-LATE", true).await;
+        let mut cs = booted201_at(&server, "CS-S203", "L1").await;
 
         // 2.0.1 E02: the transaction starts when the cable is plugged in, before any token.
         cs.tx_event(
@@ -394,24 +275,10 @@ async fn a_2_0_1_refused_roaming_token_gives_an_invalid_session() {
     for db in databases().await {
         let label = db.label;
         let server = test_server(&db).await;
-        let owner = sessions_emsp(&server, "EMS").await;
-        push_token(&server, &owner, "EMS", "RF-BAD2", false).await;
-        let mut cs = server.connect_v201("CS-S202").await.unwrap();
-        cs.boot201().await.unwrap();
-        map_evse(&server, "CS-S202").await;
+        let owner = owner_with_token(&server, "RF-BAD2", false).await;
+        let mut cs = booted201_at(&server, "CS-S202", "L1").await;
 
-        let started = cs
-            .tx_event(
-                "Started",
-                "V2-TX2",
-                0,
-                &now(),
-                "Authorized",
-                Some(0),
-                json!({"idToken": rfid("RF-BAD2"), "evse": {"id": 1, "connectorId": 1}}),
-            )
-            .await
-            .unwrap();
+        let started = start201(&mut cs, "V2-TX2", &now(), 0, "RF-BAD2").await;
         assert_eq!(started["idTokenInfo"]["status"], "Blocked", "{label}");
         let (_, _, s) = session_put(&owner, 0, "PUT INVALID").await;
         assert_eq!(s["status"], "INVALID", "{label}: {s}");
@@ -422,32 +289,14 @@ async fn a_2_0_1_refused_roaming_token_gives_an_invalid_session() {
 /// Tariff T1 (0.25/kWh and 1.00 per session, 20 % VAT) on the connector of Location L1 EVSE E1
 /// = station `station` EVSE 1.
 async fn map_priced_evse(server: &TestServer, station: &str) {
-    let (status, body) = server
-        .api(
-            "POST",
-            "/api/tariffs",
-            Some(json!({
-                "id": "T1", "currency": "EUR",
-                "elements": [{"price_components": [
-                    {"type": "ENERGY", "price": 0.25, "vat": 20.0, "step_size": 1},
-                    {"type": "FLAT", "price": 1.00, "vat": 20.0, "step_size": 1}
-                ]}]
-            })),
-        )
-        .await
-        .unwrap();
+    let (status, body) = create_tariff_t1(server).await;
     assert_eq!(status, 201, "{body}");
-    map_evse(server, station).await;
+    map_evse(server, "L1", "E1", station).await;
     let (status, body) = server
         .api(
             "PUT",
             "/api/locations/L1/evses/E1",
-            Some(json!({
-                "station_id": station, "evse_id": 1,
-                "connectors": [{"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",
-                    "power_type": "AC_3_PHASE", "max_voltage": 230, "max_amperage": 32,
-                    "tariff_ids": ["T1"]}],
-            })),
+            Some(json!({"station_id": station, "evse_id": 1, "connectors": [t1_connector()]})),
         )
         .await
         .unwrap();
@@ -459,44 +308,18 @@ async fn a_priced_2_0_1_session_carries_its_running_cost_and_charging_periods() 
     for db in databases().await {
         let label = db.label;
         let server = test_server(&db).await;
-        let owner = sessions_emsp(&server, "EMS").await;
-        push_token(&server, &owner, "EMS", "RF-PRICED", true).await;
-        let mut cs = server.connect_v201("CS-S204").await.unwrap();
-        cs.boot201().await.unwrap();
+        let owner = owner_with_token(&server, "RF-PRICED", true).await;
+        let mut cs = booted201(&server, "CS-S204").await;
         map_priced_evse(&server, "CS-S204").await;
 
-        cs.tx_event(
-            "Started",
-            "V2-TX4",
-            0,
-            &at_minute(0),
-            "Authorized",
-            Some(1000),
-            json!({"idToken": rfid("RF-PRICED"), "evse": {"id": 1, "connectorId": 1}}),
-        )
-        .await
-        .unwrap();
+        start201(&mut cs, "V2-TX4", &at_minute(0), 1000, "RF-PRICED").await;
         let (i, id, s) = session_put(&owner, 0, "PUT ACTIVE").await;
         // The session fee is due from the start.
         assert_eq!(s["total_cost"]["excl_vat"], 1.0, "{label}: {s}");
         assert_eq!(s["total_cost"]["incl_vat"], 1.2, "{label}: {s}");
 
-        cs.tx_event(
-            "Updated",
-            "V2-TX4",
-            1,
-            &at_minute(30),
-            "MeterValuePeriodic",
-            Some(3500),
-            json!({}),
-        )
-        .await
-        .unwrap();
-        let (i, _) = owner
-            .wait_for(i + 1, "PATCH kwh", |r| {
-                r.method == "PATCH" && r.accepted && r.body["kwh"] == 2.5
-            })
-            .await;
+        meter201(&mut cs, "V2-TX4", 1, &at_minute(30), 3500).await;
+        let (i, _) = owner.wait_for(i + 1, "PATCH kwh", patched_to_2_5_kwh).await;
         // The running cost, as the eMSP reads the Session.
         let (_, _, list) = get(&server, &owner, "/ocpi/2.2.1/sessions").await;
         let p = &list["data"][0];
@@ -517,21 +340,9 @@ async fn a_priced_2_0_1_session_carries_its_running_cost_and_charging_periods() 
             .sum();
         assert!((energy - 2.5).abs() < 1e-9, "{label}: {p}");
 
-        cs.tx_event(
-            "Ended",
-            "V2-TX4",
-            2,
-            &at_minute(60),
-            "StopAuthorized",
-            Some(6000),
-            json!({"transactionInfo": {"stoppedReason": "Local"}}),
-        )
-        .await
-        .unwrap();
+        end201(&mut cs, "V2-TX4", 2, &at_minute(60), 6000).await;
         let (_, done) = owner
-            .wait_for(i + 1, "COMPLETED with cost", |r| {
-                r.method == "PUT" && r.accepted && r.body["status"] == "COMPLETED"
-            })
+            .wait_for(i + 1, "COMPLETED with cost", completed)
             .await;
         assert_eq!(done.path, format!("/emsp/2.2.1/sessions/NL/CPO/{id}"));
         assert_eq!(
@@ -553,11 +364,8 @@ async fn a_2_0_1_session_replayed_out_of_order_is_completed_again_with_its_true_
     for db in databases().await {
         let label = db.label;
         let server = test_server(&db).await;
-        let owner = sessions_emsp(&server, "EMS").await;
-        push_token(&server, &owner, "EMS", "RF-REPLAY", true).await;
-        let mut cs = server.connect_v201("CS-S205").await.unwrap();
-        cs.boot201().await.unwrap();
-        map_evse(&server, "CS-S205").await;
+        let owner = owner_with_token(&server, "RF-REPLAY", true).await;
+        let mut cs = booted201_at(&server, "CS-S205", "L1").await;
 
         // Back from offline, the station delivers the Ended event before the Started one.
         let token = json!({"idToken": rfid("RF-REPLAY"), "evse": {"id": 1, "connectorId": 1}});
@@ -574,11 +382,7 @@ async fn a_2_0_1_session_replayed_out_of_order_is_completed_again_with_its_true_
         )
         .await
         .unwrap();
-        let (i, _) = owner
-            .wait_for(0, "COMPLETED", |r| {
-                r.method == "PUT" && r.accepted && r.body["status"] == "COMPLETED"
-            })
-            .await;
+        let (i, _) = owner.wait_for(0, "COMPLETED", completed).await;
         cs.tx_event(
             "Started",
             "V2-TX5",
@@ -590,11 +394,7 @@ async fn a_2_0_1_session_replayed_out_of_order_is_completed_again_with_its_true_
         )
         .await
         .unwrap();
-        let (_, again) = owner
-            .wait_for(i + 1, "COMPLETED again", |r| {
-                r.method == "PUT" && r.accepted && r.body["status"] == "COMPLETED"
-            })
-            .await;
+        let (_, again) = owner.wait_for(i + 1, "COMPLETED again", completed).await;
         assert_eq!(again.body["kwh"], 5.0, "{label}: {:?}", again.body);
         assert_eq!(
             again.body["start_date_time"], "2025-03-01T08:00:00Z",

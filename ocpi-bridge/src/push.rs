@@ -164,6 +164,21 @@ fn object_url(endpoint: &str, segments: &[&str]) -> Result<String, String> {
     Ok(url.to_string())
 }
 
+/// The partner's token C (stored encrypted) to authorize a push with, or why the push must be
+/// parked: none is stored, or it does not decrypt. Module pushes and command results both call
+/// the partner with it, so they park alike when it is unusable.
+pub(crate) fn partner_token(bridge: &Bridge, partner: &Partner) -> Result<String, String> {
+    match partner
+        .their_token
+        .as_deref()
+        .map(|t| bridge.cipher().decrypt(t))
+    {
+        Some(Ok(token)) => Ok(token),
+        Some(Err(e)) => Err(format!("the partner's token: {e}")),
+        None => Err("no token for the partner".into()),
+    }
+}
+
 /// Renders the row's object from current state and sends it.
 async fn deliver(bridge: &Bridge, row: &OutboxRow) -> Outcome {
     let partner = match bridge.store().list().await {
@@ -188,14 +203,9 @@ async fn deliver(bridge: &Bridge, row: &OutboxRow) -> Outcome {
             row.module
         ));
     };
-    let token = match partner
-        .their_token
-        .as_deref()
-        .map(|t| bridge.cipher().decrypt(t))
-    {
-        Some(Ok(token)) => token,
-        Some(Err(e)) => return Outcome::Park(format!("the partner's token: {e}")),
-        None => return Outcome::Park("no token for the partner".into()),
+    let token = match partner_token(bridge, &partner) {
+        Ok(token) => token,
+        Err(why) => return Outcome::Park(why),
     };
     if row.module == CDRS {
         return deliver_cdr(bridge, row, endpoint, &token, &partner).await;

@@ -1,7 +1,8 @@
 //! OCPI 2.2.1 transport: the response envelope, status codes, the unique message id and routing
 //! headers, and pagination (OCPI 2.2.1 Transport and format; Status codes).
 
-use axum::extract::Request;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -9,6 +10,9 @@ use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::port::{Partner, StoreError};
+use crate::Bridge;
 
 /// `X-Request-ID` (Transport and format: Unique message IDs).
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -231,6 +235,14 @@ impl IntoResponse for OcpiError {
     }
 }
 
+/// A failure of the core behind a port is ours, not the caller's: 3000 with HTTP 500. The
+/// handlers that only pass such failures on use `?` with it instead of mapping each by hand.
+impl From<StoreError> for OcpiError {
+    fn from(e: StoreError) -> Self {
+        OcpiError::internal(e.to_string())
+    }
+}
+
 /// A fresh unique message id (Transport and format: Unique message IDs advises UUIDs).
 pub fn new_message_id() -> HeaderValue {
     // A hyphenated UUID is always a valid header value.
@@ -332,6 +344,21 @@ pub struct PageQuery {
     pub date_to: Option<DateTime<Utc>>,
 }
 
+impl Bridge {
+    /// The start of every paginated GET of a Sender interface: the registered caller, then its
+    /// page (2001 with HTTP 400 for an unreadable query), in that order, so every list answers
+    /// a bad token and a bad query the same way.
+    pub(crate) async fn paginated_get(
+        &self,
+        headers: &HeaderMap,
+        query: Result<Query<PageQuery>, QueryRejection>,
+    ) -> Result<(Partner, Page), OcpiError> {
+        let partner = self.authenticate_registered(headers).await?;
+        let page = Page::from_query(query, self.config().max_page_limit)?;
+        Ok((partner, page))
+    }
+}
+
 /// A paginated request as the module will run it: limits applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
@@ -364,6 +391,38 @@ impl Page {
     /// inclusive, `date_to` exclusive, so consecutive windows never overlap.
     pub fn in_window(&self, t: DateTime<Utc>) -> bool {
         self.date_from.is_none_or(|from| t >= from) && self.date_to.is_none_or(|to| t < to)
+    }
+
+    /// The page a paginated GET asks for, or 2001 with HTTP 400 when its query does not parse
+    /// (an unreadable `offset`, `limit` or date). Every paginated list handler starts here, so
+    /// they all reject a bad query in the same protocol form.
+    pub fn from_query(
+        query: Result<Query<PageQuery>, QueryRejection>,
+        max_limit: u64,
+    ) -> Result<Page, OcpiError> {
+        let Query(query) = query.map_err(|e| OcpiError::bad_request(e.body_text()))?;
+        Ok(Page::new(query, max_limit))
+    }
+
+    /// The answer to a paginated GET: of `matching` (the objects in the window, in list order)
+    /// those of this page, each rendered with `render`, in the envelope with the pagination
+    /// headers for the list at `base_url`. Shared by the list handlers so that counting,
+    /// skipping and the `Link` header cannot drift apart between modules.
+    pub fn respond<T, R: Serialize>(
+        &self,
+        matching: impl IntoIterator<Item = T>,
+        base_url: &str,
+        render: impl FnMut(T) -> Result<R, OcpiError>,
+    ) -> Result<OcpiResponse, OcpiError> {
+        let matching: Vec<T> = matching.into_iter().collect();
+        let total = matching.len() as u64;
+        let data = matching
+            .into_iter()
+            .skip(usize::try_from(self.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(self.limit).unwrap_or(usize::MAX))
+            .map(render)
+            .collect::<Result<Vec<R>, OcpiError>>()?;
+        Ok(OcpiResponse::ok(data)?.with_headers(self.headers(base_url, total)))
     }
 
     /// The response headers for a page of a list with `total` matching objects: `X-Total-Count`,

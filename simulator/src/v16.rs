@@ -2,7 +2,6 @@
 //! the CSMS's calls. Requests from the CSMS are decoded with rust-ocpp's 1.6 types.
 
 use chrono::{DateTime, Utc};
-use rust_decimal::prelude::ToPrimitive;
 use rust_ocpp::v1_6::messages as m;
 use rust_ocpp::v1_6::types::{
     AvailabilityType, ChargingProfilePurposeType, ChargingRateUnitType, MessageTrigger,
@@ -11,6 +10,7 @@ use rust_ocpp::v1_6::types::{
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+use crate::calls::{self, reply};
 use crate::charging::Limit;
 use crate::clock::timestamp;
 use crate::station::{
@@ -31,24 +31,12 @@ pub fn boot(spec: &StationSpec) -> Value {
 
 /// Registration status and heartbeat interval of a BootNotification answer.
 pub fn boot_answer(payload: &Value) -> (String, u64) {
-    match serde_json::from_value::<m::boot_notification::BootNotificationResponse>(payload.clone())
-    {
-        Ok(answer) => (format!("{:?}", answer.status), u64::from(answer.interval)),
-        // Firmware is lenient where it can be: a status and an interval it can read are
-        // enough (an interval beyond the schema's range is still an interval).
-        Err(_) => match payload["status"].as_str() {
-            Some(status) => (
-                status.to_owned(),
-                payload["interval"].as_u64().unwrap_or(60),
-            ),
-            None => ("Invalid".into(), 60),
+    calls::boot_answer(
+        payload,
+        |answer: m::boot_notification::BootNotificationResponse| {
+            (format!("{:?}", answer.status), u64::from(answer.interval))
         },
-    }
-}
-
-/// Whether an idTagInfo says Accepted.
-pub fn token_accepted(id_tag_info: &Value) -> bool {
-    id_tag_info["status"] == "Accepted"
+    )
 }
 
 fn status_name(status: ConnectorStatus) -> &'static str {
@@ -158,15 +146,8 @@ pub fn stop_reason(reason: StopReason) -> &'static str {
 }
 
 fn decode<T: DeserializeOwned>(payload: Value) -> Result<T, CallFailure> {
-    serde_json::from_value(payload).map_err(|e| CallFailure {
-        // OCPP-J 1.6 §4.2.3: a payload that does not fit the action's schema.
-        code: "FormationViolation",
-        description: e.to_string(),
-    })
-}
-
-fn reply(s: &str) -> Result<Value, CallFailure> {
-    Ok(json!({ "status": s }))
+    // OCPP-J 1.6 §4.2.3: a payload that does not fit the action's schema.
+    calls::decode(payload, "FormationViolation")
 }
 
 impl Station {
@@ -192,44 +173,18 @@ impl Station {
                     Some(id) => self.index_of_connector(id),
                     None => self.free_connector(),
                 };
-                let Some(i) = index else {
+                let Some(i) = index.filter(|&i| self.can_start_for(i, &req.id_tag)) else {
                     return reply("Rejected");
                 };
-                let c = &self.connectors[i];
-                let reserved_for_other = c
-                    .reservation
-                    .as_ref()
-                    .is_some_and(|(_, token)| *token != req.id_tag);
-                if c.session.is_some()
-                    || !c.operative
-                    || c.faulted_until.is_some()
-                    || reserved_for_other
-                {
-                    return reply("Rejected");
-                }
-                if let Some(profile) = req.charging_profile {
-                    if let Some(limit) = profile_limit(&profile) {
-                        self.connectors[i]
-                            .limits
-                            .retain(|(id, _)| *id != profile.charging_profile_id);
-                        self.connectors[i]
-                            .limits
-                            .push((profile.charging_profile_id, limit));
-                    }
-                }
-                self.start_session(i, req.id_tag, Origin::Remote(None));
-                reply("Accepted")
+                let profile = req.charging_profile.as_ref().and_then(|profile| {
+                    Some((profile.charging_profile_id, profile_limit(profile)?))
+                });
+                reply(self.remote_start(i, req.id_tag, profile, Origin::Remote(None)))
             }
             "RemoteStopTransaction" => {
                 let req: m::remote_stop_transaction::RemoteStopTransactionRequest =
                     decode(payload)?;
-                match self.connector_of_tx(req.transaction_id) {
-                    Some(i) => {
-                        self.end_session(i, StopReason::Remote);
-                        reply("Accepted")
-                    }
-                    None => reply("Rejected"),
-                }
+                reply(self.remote_stop(self.connector_of_tx(req.transaction_id)))
             }
             "Reset" => {
                 let req: m::reset::ResetRequest = decode(payload)?;
@@ -251,32 +206,12 @@ impl Station {
                     }
                 };
                 let operative = matches!(req.kind, AvailabilityType::Operative);
-                let mut scheduled = false;
-                for i in targets {
-                    self.connectors[i].operative = operative;
-                    if self.connectors[i].session.is_some() {
-                        // Takes effect when the transaction ends (1.6 §5.2).
-                        scheduled = true;
-                    } else if self.connectors[i].faulted_until.is_none() {
-                        let next = if operative {
-                            ConnectorStatus::Available
-                        } else {
-                            ConnectorStatus::Unavailable
-                        };
-                        self.set_status(i, next);
-                    }
-                }
-                reply(if scheduled { "Scheduled" } else { "Accepted" })
+                reply(self.change_availability(targets, operative))
             }
             "UnlockConnector" => {
                 let req: m::unlock_connector::UnlockConnectorRequest = decode(payload)?;
                 match self.index_of_connector(req.connector_id) {
-                    Some(i) => {
-                        if self.connectors[i].session.is_some() {
-                            self.end_session(i, StopReason::UnlockCommand);
-                        }
-                        reply("Unlocked")
-                    }
+                    Some(i) => reply(self.unlock(i)),
                     None => reply("NotSupported"),
                 }
             }
@@ -334,23 +269,14 @@ impl Station {
             "SendLocalList" => {
                 let req: m::send_local_list::SendLocalListRequest = decode(payload)?;
                 let entries = req.local_authorization_list.unwrap_or_default();
-                if matches!(req.update_type, UpdateType::Full) {
-                    self.local_list.1.clear();
-                }
-                for entry in entries {
-                    match entry.id_tag_info {
-                        Some(info) => {
-                            self.local_list
-                                .1
-                                .insert(entry.id_tag, format!("{:?}", info.status));
-                        }
-                        None => {
-                            self.local_list.1.remove(&entry.id_tag);
-                        }
-                    }
-                }
-                self.local_list.0 = req.list_version;
-                reply("Accepted")
+                reply(self.update_local_list(
+                    matches!(req.update_type, UpdateType::Full),
+                    req.list_version,
+                    entries.into_iter().map(|entry| {
+                        let status = entry.id_tag_info.map(|info| format!("{:?}", info.status));
+                        (entry.id_tag, status)
+                    }),
+                ))
             }
             "GetLocalListVersion" => Ok(json!({ "listVersion": self.local_list.0 })),
             "SetChargingProfile" => {
@@ -359,84 +285,38 @@ impl Station {
                 let Some(limit) = profile_limit(&profile) else {
                     return reply("Rejected");
                 };
-                let id = profile.charging_profile_id;
-                if req.connector_id == 0 {
-                    self.station_limits.retain(|(p, _)| *p != id);
-                    self.station_limits.push((id, limit));
-                    return reply("Accepted");
-                }
-                let Some(i) = u32::try_from(req.connector_id)
-                    .ok()
-                    .and_then(|c| self.index_of_connector(c))
-                else {
-                    return reply("Rejected");
-                };
-                // A TxProfile needs a running transaction (1.6 §3.13.4).
+                let targets = (req.connector_id != 0).then(|| {
+                    u32::try_from(req.connector_id)
+                        .ok()
+                        .and_then(|c| self.index_of_connector(c))
+                        .into_iter()
+                        .collect()
+                });
                 let tx_profile = matches!(
                     profile.charging_profile_purpose,
                     ChargingProfilePurposeType::TxProfile
                 );
-                if tx_profile && self.connectors[i].session.is_none() {
-                    return reply("Rejected");
-                }
-                self.connectors[i].limits.retain(|(p, _)| *p != id);
-                self.connectors[i].limits.push((id, limit));
-                reply("Accepted")
+                reply(self.set_profile(targets, profile.charging_profile_id, limit, tx_profile))
             }
             "ClearChargingProfile" => {
                 let req: m::clear_charging_profile::ClearChargingProfileRequest = decode(payload)?;
-                let mut cleared = 0;
-                let matches = |profile: i32, connector: i32| {
+                reply(self.clear_profiles(|profile, on| {
+                    // Connector 0 is the charge point as a whole.
+                    let connector = on.map_or(0, |c| c.global as i32);
                     req.id.is_none_or(|id| id == profile)
                         && req.connector_id.is_none_or(|c| c == connector)
-                };
-                let before = self.station_limits.len();
-                self.station_limits.retain(|(p, _)| !matches(*p, 0));
-                cleared += before - self.station_limits.len();
-                for c in &mut self.connectors {
-                    let before = c.limits.len();
-                    let global = c.global as i32;
-                    c.limits.retain(|(p, _)| !matches(*p, global));
-                    cleared += before - c.limits.len();
-                }
-                reply(if cleared > 0 { "Accepted" } else { "Unknown" })
+                }))
             }
             "ReserveNow" => {
                 let req: m::reserve_now::ReserveNowRequest = decode(payload)?;
-                let Some(i) = self.index_of_connector(req.connector_id) else {
-                    return reply("Rejected");
-                };
-                let c = &self.connectors[i];
-                let answer = if c.faulted_until.is_some() {
-                    "Faulted"
-                } else if !c.operative {
-                    "Unavailable"
-                } else if c.session.is_some() || c.reservation.is_some() {
-                    "Occupied"
-                } else {
-                    "Accepted"
-                };
-                if answer == "Accepted" {
-                    self.connectors[i].reservation = Some((req.reservation_id, req.id_tag));
-                    self.set_status(i, ConnectorStatus::Reserved);
+                match self.index_of_connector(req.connector_id) {
+                    Some(i) => reply(self.reserve(i, req.reservation_id, req.id_tag)),
+                    None => reply("Rejected"),
                 }
-                reply(answer)
             }
             "CancelReservation" => {
                 let req: m::cancel_reservation::CancelReservationRequest = decode(payload)?;
-                let found = self.connectors.iter().position(|c| {
-                    c.reservation
-                        .as_ref()
-                        .is_some_and(|(id, _)| *id == req.reservation_id)
-                });
-                match found {
-                    Some(i) => {
-                        self.connectors[i].reservation = None;
-                        self.set_status(i, ConnectorStatus::Available);
-                        reply("Accepted")
-                    }
-                    None => reply("Rejected"),
-                }
+                reply(self.cancel_reservation(req.reservation_id))
             }
             "DataTransfer" => reply("UnknownVendorId"),
             other => Err(CallFailure::not_implemented(other)),
@@ -451,52 +331,20 @@ fn profile_limit(profile: &rust_ocpp::v1_6::types::ChargingProfile) -> Option<Li
         .charging_schedule_period
         .iter()
         .min_by_key(|p| p.start_period)?;
-    let value = first.limit.to_f64()?;
-    Some(match schedule.charging_rate_unit {
-        ChargingRateUnitType::W => Limit::Watts(value),
-        ChargingRateUnitType::A => {
-            Limit::Amps(value, first.number_phases.unwrap_or(3).max(1) as u32)
-        }
-    })
+    let watts = matches!(schedule.charging_rate_unit, ChargingRateUnitType::W);
+    calls::period_limit(&first.limit, watts, first.number_phases)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use serde_json::json;
 
-    use crate::clock::SimClock;
-    use crate::metrics::Metrics;
-    use crate::plan::Behaviour;
-    use crate::station::{Protocol, Station, StationSpec};
-
-    fn station() -> Station {
-        let spec = StationSpec {
-            id: "SIM-1".into(),
-            index: 1,
-            url: "ws://127.0.0.1:1/ocpp/SIM-1".into(),
-            protocol: Protocol::V16,
-            password: None,
-            tls: None,
-            evses: 2,
-            connectors_per_evse: 1,
-            behaviour: Behaviour::default(),
-            load: None,
-        };
-        let (_tx, rx) = tokio::sync::watch::channel(false);
-        Station::new(
-            spec,
-            SimClock::new(1.0),
-            Arc::new(Metrics::default()),
-            rx,
-            None,
-        )
-    }
+    use crate::calls::idle_station;
+    use crate::station::Protocol;
 
     #[test]
     fn unknown_actions_are_not_implemented() {
-        let mut s = station();
+        let mut s = idle_station(Protocol::V16);
         let err = s.v16_call("FlyToTheMoon", json!({})).expect_err("unknown");
         assert_eq!(err.code, "NotImplemented");
         let err = s
@@ -507,7 +355,7 @@ mod tests {
 
     #[test]
     fn a_charge_point_max_profile_caps_the_power() {
-        let mut s = station();
+        let mut s = idle_station(Protocol::V16);
         assert!(s.cap_w(0).is_infinite());
         let answer = s
             .v16_call(
@@ -531,7 +379,7 @@ mod tests {
 
     #[test]
     fn reservations_and_local_lists_are_kept() {
-        let mut s = station();
+        let mut s = idle_station(Protocol::V16);
         let answer = s
             .v16_call("ReserveNow", json!({"connectorId": 1, "expiryDate": "2030-01-01T00:00:00Z", "idTag": "T", "reservationId": 3}))
             .expect("answered");

@@ -3,7 +3,6 @@
 //! rust-ocpp's 2.0.1 types.
 
 use chrono::{DateTime, Utc};
-use rust_decimal::prelude::ToPrimitive;
 use rust_ocpp::v2_0_1::datatypes::charging_profile_type::ChargingProfileType;
 use rust_ocpp::v2_0_1::enumerations::charging_profile_purpose_enum_type::ChargingProfilePurposeEnumType;
 use rust_ocpp::v2_0_1::enumerations::charging_rate_unit_enum_type::ChargingRateUnitEnumType;
@@ -14,6 +13,7 @@ use rust_ocpp::v2_0_1::messages as m;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+use crate::calls::{self, reply};
 use crate::charging::Limit;
 use crate::clock::timestamp;
 use crate::station::{
@@ -36,24 +36,12 @@ pub fn boot(spec: &StationSpec, after_reset: bool) -> Value {
 
 /// Registration status and heartbeat interval of a BootNotification answer.
 pub fn boot_answer(payload: &Value) -> (String, u64) {
-    match serde_json::from_value::<m::boot_notification::BootNotificationResponse>(payload.clone())
-    {
-        Ok(answer) => (format!("{:?}", answer.status), u64::from(answer.interval)),
-        // Firmware is lenient where it can be: a status and an interval it can read are
-        // enough (an interval beyond the schema's range is still an interval).
-        Err(_) => match payload["status"].as_str() {
-            Some(status) => (
-                status.to_owned(),
-                payload["interval"].as_u64().unwrap_or(60),
-            ),
-            None => ("Invalid".into(), 60),
+    calls::boot_answer(
+        payload,
+        |answer: m::boot_notification::BootNotificationResponse| {
+            (format!("{:?}", answer.status), u64::from(answer.interval))
         },
-    }
-}
-
-/// Whether an idTokenInfo says Accepted.
-pub fn token_accepted(id_token_info: &Value) -> bool {
-    id_token_info["status"] == "Accepted"
+    )
 }
 
 fn id_token(token: &str) -> Value {
@@ -189,15 +177,8 @@ pub fn stopped_reason(reason: StopReason) -> &'static str {
 }
 
 fn decode<T: DeserializeOwned>(payload: Value) -> Result<T, CallFailure> {
-    serde_json::from_value(payload).map_err(|e| CallFailure {
-        // OCPP-J 2.0.1 §4.3: the 2.0.1 name of a payload that does not fit its schema.
-        code: "FormatViolation",
-        description: e.to_string(),
-    })
-}
-
-fn reply(s: &str) -> Result<Value, CallFailure> {
-    Ok(json!({ "status": s }))
+    // OCPP-J 2.0.1 §4.3: the 2.0.1 name of a payload that does not fit its schema.
+    calls::decode(payload, "FormatViolation")
 }
 
 fn profile_limit(profile: &ChargingProfileType) -> Option<Limit> {
@@ -206,13 +187,8 @@ fn profile_limit(profile: &ChargingProfileType) -> Option<Limit> {
         .charging_schedule_period
         .iter()
         .min_by_key(|p| p.start_period)?;
-    let value = first.limit.to_f64()?;
-    Some(match schedule.charging_rate_unit {
-        ChargingRateUnitEnumType::W => Limit::Watts(value),
-        ChargingRateUnitEnumType::A => {
-            Limit::Amps(value, first.number_phases.unwrap_or(3).max(1) as u32)
-        }
-    })
+    let watts = matches!(schedule.charging_rate_unit, ChargingRateUnitEnumType::W);
+    calls::period_limit(&first.limit, watts, first.number_phases)
 }
 
 impl Station {
@@ -236,43 +212,25 @@ impl Station {
                 let free = self
                     .evse_connectors(req.evse_id, None)
                     .into_iter()
-                    .find(|&i| {
-                        let c = &self.connectors[i];
-                        c.session.is_none()
-                            && c.operative
-                            && c.faulted_until.is_none()
-                            && c.reservation
-                                .as_ref()
-                                .is_none_or(|(_, t)| *t == req.id_token.id_token)
-                    });
+                    .find(|&i| self.can_start_for(i, &req.id_token.id_token));
                 let Some(i) = free else {
                     return reply("Rejected");
                 };
-                if let Some(profile) = &req.charging_profile {
-                    if let Some(limit) = profile_limit(profile) {
-                        self.connectors[i]
-                            .limits
-                            .retain(|(id, _)| *id != profile.id);
-                        self.connectors[i].limits.push((profile.id, limit));
-                    }
-                }
-                self.start_session(
+                let profile = req
+                    .charging_profile
+                    .as_ref()
+                    .and_then(|profile| Some((profile.id, profile_limit(profile)?)));
+                reply(self.remote_start(
                     i,
                     req.id_token.id_token,
+                    profile,
                     Origin::Remote(Some(req.remote_start_id)),
-                );
-                reply("Accepted")
+                ))
             }
             "RequestStopTransaction" => {
                 let req: m::request_stop_transaction::RequestStopTransactionRequest =
                     decode(payload)?;
-                match self.connector_of_station_tx(&req.transaction_id) {
-                    Some(i) => {
-                        self.end_session(i, StopReason::Remote);
-                        reply("Accepted")
-                    }
-                    None => reply("Rejected"),
-                }
+                reply(self.remote_stop(self.connector_of_station_tx(&req.transaction_id)))
             }
             "Reset" => {
                 let req: m::reset::ResetRequest = decode(payload)?;
@@ -298,21 +256,7 @@ impl Station {
                 }
                 let operative =
                     matches!(req.operational_status, OperationalStatusEnumType::Operative);
-                let mut scheduled = false;
-                for i in targets {
-                    self.connectors[i].operative = operative;
-                    if self.connectors[i].session.is_some() {
-                        scheduled = true;
-                    } else if self.connectors[i].faulted_until.is_none() {
-                        let next = if operative {
-                            ConnectorStatus::Available
-                        } else {
-                            ConnectorStatus::Unavailable
-                        };
-                        self.set_status(i, next);
-                    }
-                }
-                reply(if scheduled { "Scheduled" } else { "Accepted" })
+                reply(self.change_availability(targets, operative))
             }
             "UnlockConnector" => {
                 let req: m::unlock_connector::UnlockConnectorRequest = decode(payload)?;
@@ -320,12 +264,7 @@ impl Station {
                     .evse_connectors(Some(req.evse_id), Some(req.connector_id))
                     .first()
                 {
-                    Some(&i) if req.evse_id != 0 => {
-                        if self.connectors[i].session.is_some() {
-                            self.end_session(i, StopReason::UnlockCommand);
-                        }
-                        reply("Unlocked")
-                    }
+                    Some(&i) if req.evse_id != 0 => reply(self.unlock(i)),
                     _ => reply("UnknownConnector"),
                 }
             }
@@ -406,23 +345,15 @@ impl Station {
             "ClearCache" => reply("Accepted"),
             "SendLocalList" => {
                 let req: m::send_local_list::SendLocalListRequest = decode(payload)?;
-                if format!("{:?}", req.update_type) == "Full" {
-                    self.local_list.1.clear();
-                }
-                for entry in req.local_authorization_list.unwrap_or_default() {
-                    match entry.id_token_info {
-                        Some(info) => {
-                            self.local_list
-                                .1
-                                .insert(entry.id_token.id_token, format!("{:?}", info.status));
-                        }
-                        None => {
-                            self.local_list.1.remove(&entry.id_token.id_token);
-                        }
-                    }
-                }
-                self.local_list.0 = req.version_number;
-                reply("Accepted")
+                let entries = req.local_authorization_list.unwrap_or_default();
+                reply(self.update_local_list(
+                    format!("{:?}", req.update_type) == "Full",
+                    req.version_number,
+                    entries.into_iter().map(|entry| {
+                        let status = entry.id_token_info.map(|info| format!("{:?}", info.status));
+                        (entry.id_token.id_token, status)
+                    }),
+                ))
             }
             "GetLocalListVersion" => Ok(json!({ "versionNumber": self.local_list.0 })),
             "SetChargingProfile" => {
@@ -431,92 +362,36 @@ impl Station {
                 let Some(limit) = profile_limit(&profile) else {
                     return reply("Rejected");
                 };
-                if req.evse_id == 0 {
-                    self.station_limits.retain(|(p, _)| *p != profile.id);
-                    self.station_limits.push((profile.id, limit));
-                    return reply("Accepted");
-                }
-                let targets = self.evse_connectors(Some(req.evse_id), None);
-                if targets.is_empty() {
-                    return reply("Rejected");
-                }
+                let targets =
+                    (req.evse_id != 0).then(|| self.evse_connectors(Some(req.evse_id), None));
                 let tx_profile = matches!(
                     profile.charging_profile_purpose,
                     ChargingProfilePurposeEnumType::TxProfile
                 );
-                if tx_profile
-                    && targets
-                        .iter()
-                        .all(|&i| self.connectors[i].session.is_none())
-                {
-                    // K01.FR.09: a TxProfile needs a transaction.
-                    return reply("Rejected");
-                }
-                for i in targets {
-                    self.connectors[i].limits.retain(|(p, _)| *p != profile.id);
-                    self.connectors[i].limits.push((profile.id, limit));
-                }
-                reply("Accepted")
+                reply(self.set_profile(targets, profile.id, limit, tx_profile))
             }
             "ClearChargingProfile" => {
                 let id = payload["chargingProfileId"].as_i64().map(|v| v as i32);
                 let evse = payload["chargingProfileCriteria"]["evseId"]
                     .as_i64()
                     .map(|v| v as u32);
-                let mut cleared = 0;
-                if evse.is_none_or(|e| e == 0) {
-                    let before = self.station_limits.len();
-                    self.station_limits
-                        .retain(|(p, _)| id.is_some_and(|id| id != *p));
-                    cleared += before - self.station_limits.len();
-                }
-                for c in &mut self.connectors {
-                    if evse.is_some_and(|e| e != 0 && e != c.evse) {
-                        continue;
-                    }
-                    let before = c.limits.len();
-                    c.limits.retain(|(p, _)| id.is_some_and(|id| id != *p));
-                    cleared += before - c.limits.len();
-                }
-                reply(if cleared > 0 { "Accepted" } else { "Unknown" })
+                reply(self.clear_profiles(|profile, on| {
+                    // EVSE 0 (or none given) covers the station-wide profiles and every EVSE.
+                    let in_scope = evse.is_none_or(|e| e == 0 || on.is_some_and(|c| c.evse == e));
+                    in_scope && id.is_none_or(|id| id == profile)
+                }))
             }
             "ReserveNow" => {
                 let req: m::reserve_now::ReserveNowRequest = decode(payload)?;
                 let candidates = self.evse_connectors(req.evse_id, None);
-                let Some(&i) = candidates.first() else {
-                    return reply("Rejected");
-                };
-                let c = &self.connectors[i];
-                let answer = if c.faulted_until.is_some() {
-                    "Faulted"
-                } else if !c.operative {
-                    "Unavailable"
-                } else if c.session.is_some() || c.reservation.is_some() {
-                    "Occupied"
-                } else {
-                    "Accepted"
-                };
-                if answer == "Accepted" {
-                    self.connectors[i].reservation = Some((req.id, req.id_token.id_token));
-                    self.set_status(i, ConnectorStatus::Reserved);
+                match candidates.first() {
+                    Some(&i) => reply(self.reserve(i, req.id, req.id_token.id_token)),
+                    None => reply("Rejected"),
                 }
-                reply(answer)
             }
             "CancelReservation" => {
                 let req: m::cancel_reservation::CancelReservationRequest = decode(payload)?;
-                let found = self.connectors.iter().position(|c| {
-                    c.reservation
-                        .as_ref()
-                        .is_some_and(|(id, _)| *id == req.reservation_id)
-                });
-                match found {
-                    Some(i) => {
-                        self.connectors[i].reservation = None;
-                        self.set_status(i, ConnectorStatus::Available);
-                        reply("Accepted")
-                    }
-                    None => reply("Rejected"),
-                }
+                reply(self.cancel_reservation(req.reservation_id))
             }
             "DataTransfer" => reply("UnknownVendorId"),
             other => Err(CallFailure::not_implemented(other)),
@@ -526,41 +401,14 @@ impl Station {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use serde_json::json;
 
-    use crate::clock::SimClock;
-    use crate::metrics::Metrics;
-    use crate::plan::Behaviour;
-    use crate::station::{Protocol, Station, StationSpec};
-
-    fn station() -> Station {
-        let spec = StationSpec {
-            id: "SIM-2".into(),
-            index: 2,
-            url: "ws://127.0.0.1:1/ocpp/SIM-2".into(),
-            protocol: Protocol::V201,
-            password: None,
-            tls: None,
-            evses: 2,
-            connectors_per_evse: 1,
-            behaviour: Behaviour::default(),
-            load: None,
-        };
-        let (_tx, rx) = tokio::sync::watch::channel(false);
-        Station::new(
-            spec,
-            SimClock::new(1.0),
-            Arc::new(Metrics::default()),
-            rx,
-            None,
-        )
-    }
+    use crate::calls::idle_station;
+    use crate::station::Protocol;
 
     #[test]
     fn unknown_actions_and_bad_payloads_get_their_2_0_1_codes() {
-        let mut s = station();
+        let mut s = idle_station(Protocol::V201);
         let err = s
             .v201_call("InstallCertificate", json!({}))
             .expect_err("unknown");
@@ -573,7 +421,7 @@ mod tests {
 
     #[test]
     fn an_evse_profile_caps_only_that_evse() {
-        let mut s = station();
+        let mut s = idle_station(Protocol::V201);
         let answer = s
             .v201_call(
                 "SetChargingProfile",
@@ -591,7 +439,7 @@ mod tests {
 
     #[test]
     fn variables_read_back_what_was_set() {
-        let mut s = station();
+        let mut s = idle_station(Protocol::V201);
         let answer = s
             .v201_call("SetVariables", json!({"setVariableData": [
                 {"component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedInterval"}, "attributeValue": "15"},

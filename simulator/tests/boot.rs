@@ -6,7 +6,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{databases, Cpms, WAIT};
+use common::{databases, poll, Cpms};
 use serde_json::json;
 use simulator::fleet::{Fleet, FleetOptions, ProtocolChoice};
 use simulator::plan::Behaviour;
@@ -33,15 +33,8 @@ async fn a_pending_station_retries_its_boot_until_accepted() {
         let cpms = Cpms::start_with(&db, |s| s.ocpp.boot_retry_interval = 1)
             .await
             .expect("cpms starts");
-        let (status, body) = cpms
-            .api(
-                "POST",
-                "/api/stations",
-                Some(json!({"id": "SIM-BOOT-1", "password": "sim-password-0001", "registration_status": "Pending"})),
-            )
-            .await
-            .expect("api");
-        assert_eq!(status, 201, "{body}");
+        cpms.add_station(json!({"id": "SIM-BOOT-1", "password": "sim-password-0001", "registration_status": "Pending"}))
+            .await;
 
         // A wrong password is refused at the handshake.
         let behaviour = Behaviour {
@@ -54,11 +47,11 @@ async fn a_pending_station_retries_its_boot_until_accepted() {
             None,
         )
         .expect("fleet");
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while wrong.metrics.connect_failures.load(Ordering::Relaxed) == 0 {
-            assert!(tokio::time::Instant::now() < deadline, "never refused");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        poll(|| async {
+            Ok((wrong.metrics.connect_failures.load(Ordering::Relaxed) > 0).then_some(()))
+        })
+        .await
+        .expect("refused");
         assert_eq!(wrong.metrics.connects.load(Ordering::Relaxed), 0);
         wrong.stop(Duration::from_secs(5)).await;
 
@@ -69,20 +62,17 @@ async fn a_pending_station_retries_its_boot_until_accepted() {
         )
         .expect("fleet");
         // Pending: booted at least twice (the retry after the 1 s interval), no status yet.
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
+        poll(|| async {
             let boots = fleet
                 .metrics
                 .actions()
                 .iter()
                 .find(|a| a.action == "BootNotification")
                 .map_or(0, |a| a.results);
-            if boots >= 2 {
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no boot retry");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            Ok((boots >= 2).then_some(()))
+        })
+        .await
+        .expect("boot retried");
         assert!(
             !fleet
                 .metrics
@@ -102,25 +92,17 @@ async fn a_pending_station_retries_its_boot_until_accepted() {
             .expect("api");
         assert_eq!(status, 200, "{body}");
         // The next retry is accepted and the station reports its connector.
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
+        poll(|| async {
             let (_, connectors) = cpms
                 .api("GET", "/api/stations/SIM-BOOT-1/connectors", None)
-                .await
-                .expect("api");
+                .await?;
             let reported = connectors
                 .as_array()
                 .is_some_and(|c| c.iter().any(|c| c["status"] == "Available"));
-            if reported {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "[{}] never accepted: {connectors}",
-                db.label
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            Ok(reported.then_some(()))
+        })
+        .await
+        .unwrap_or_else(|e| panic!("[{}] never accepted: {e}", db.label));
         fleet.stop(Duration::from_secs(5)).await;
         cpms.stop().await;
     }

@@ -7,11 +7,26 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
-use common::{databases, Cpms, WAIT};
+use anyhow::Result;
+use common::{databases, poll, Cpms};
 use serde_json::{json, Value};
 use simulator::fleet::{Fleet, FleetOptions, ProtocolChoice};
 use simulator::plan::Behaviour;
+
+/// The CPMS with token SIM-TOKEN-1 accepted, and one connected station of two EVSEs named by
+/// `pattern`.
+async fn connected_station(
+    db: &common::TestDb,
+    protocol: ProtocolChoice,
+    pattern: &str,
+) -> (Cpms, Fleet) {
+    let cpms = Cpms::start_with_tokens(db, &["SIM-TOKEN-1"]).await;
+    let fleet = fleet(&cpms, protocol, pattern);
+    connected(&cpms, &pattern.replace("{n}", "1"))
+        .await
+        .expect("connects");
+    (cpms, fleet)
+}
 
 fn fleet(cpms: &Cpms, protocol: ProtocolChoice, pattern: &str) -> Fleet {
     let options = FleetOptions {
@@ -47,24 +62,6 @@ async fn connected(cpms: &Cpms, station: &str) -> Result<()> {
     .await
 }
 
-/// Polls until `check` yields Some, at most [`WAIT`].
-async fn poll<T, F, Fut>(mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>>>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(v) = check().await? {
-            return Ok(v);
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("not reached within {WAIT:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn command(cpms: &Cpms, station: &str, name: &str, body: Value) -> Value {
     let (status, reply) = cpms
         .api(
@@ -78,6 +75,32 @@ async fn command(cpms: &Cpms, station: &str, name: &str, body: Value) -> Value {
     reply
 }
 
+/// Sends command `name` and checks that the station's answer contains `expected`.
+async fn answered(cpms: &Cpms, station: &str, name: &str, body: Value, expected: &str) {
+    let reply = command(cpms, station, name, body).await;
+    assert!(reply.to_string().contains(expected), "{name}: {reply}");
+}
+
+/// Remote-starts SIM-TOKEN-1 on `evse` and waits for the CPMS's Active transaction.
+async fn remote_start(cpms: &Cpms, station: &str, evse: u32) -> Value {
+    let body = json!({"id_token": "SIM-TOKEN-1", "evse_id": evse});
+    answered(cpms, station, "remote-start", body, "Accepted").await;
+    transaction_in_state(cpms, station, "Active")
+        .await
+        .expect("a session runs")
+}
+
+/// Remote-stops transaction `id` and waits for the CPMS to store it Stopped for that reason.
+async fn remote_stop(cpms: &Cpms, station: &str, id: i64) -> Value {
+    let body = json!({"transaction_id": id});
+    answered(cpms, station, "remote-stop", body, "Accepted").await;
+    let stopped = transaction_in_state(cpms, station, "Stopped")
+        .await
+        .expect("stops");
+    assert_eq!(stopped["stop_reason"], json!("Remote"));
+    stopped
+}
+
 async fn transaction_in_state(cpms: &Cpms, station: &str, state: &str) -> Result<Value> {
     poll(|| async {
         let txs = cpms.transactions(station).await?;
@@ -89,11 +112,8 @@ async fn transaction_in_state(cpms: &Cpms, station: &str, state: &str) -> Result
 #[tokio::test]
 async fn a_16_station_obeys_remote_start_stop_configuration_and_reset() {
     for db in databases().await {
-        let cpms = Cpms::start(&db).await.expect("cpms starts");
-        cpms.accept_tokens(&["SIM-TOKEN-1"]).await.expect("tokens");
-        let fleet = fleet(&cpms, ProtocolChoice::V16, "SIM-CMD16-{n}");
+        let (cpms, fleet) = connected_station(&db, ProtocolChoice::V16, "SIM-CMD16-{n}").await;
         let station = "SIM-CMD16-1";
-        connected(&cpms, station).await.expect("connects");
 
         let reply = command(
             &cpms,
@@ -107,34 +127,14 @@ async fn a_16_station_obeys_remote_start_stop_configuration_and_reset() {
             reply.to_string().contains("Nope"),
             "unknown key reported: {reply}"
         );
-        let reply = command(
-            &cpms,
-            station,
-            "change-configuration",
-            json!({"key": "MeterValueSampleInterval", "value": "30"}),
-        )
-        .await;
-        assert!(reply.to_string().contains("Accepted"), "{reply}");
-        let reply = command(
-            &cpms,
-            station,
-            "change-configuration",
-            json!({"key": "NumberOfConnectors", "value": "9"}),
-        )
-        .await;
-        assert!(reply.to_string().contains("Rejected"), "read-only: {reply}");
+        let change = "change-configuration";
+        let body = json!({"key": "MeterValueSampleInterval", "value": "30"});
+        answered(&cpms, station, change, body, "Accepted").await;
+        // Read-only.
+        let body = json!({"key": "NumberOfConnectors", "value": "9"});
+        answered(&cpms, station, change, body, "Rejected").await;
 
-        let reply = command(
-            &cpms,
-            station,
-            "remote-start",
-            json!({"id_token": "SIM-TOKEN-1", "evse_id": 2}),
-        )
-        .await;
-        assert!(reply.to_string().contains("Accepted"), "{reply}");
-        let tx = transaction_in_state(&cpms, station, "Active")
-            .await
-            .expect("a session runs");
+        let tx = remote_start(&cpms, station, 2).await;
         assert_eq!(tx["evse_id"], json!(2));
         let id = tx["id"].as_i64().expect("id");
         // The session meters: the register rises while it runs.
@@ -147,16 +147,10 @@ async fn a_16_station_obeys_remote_start_stop_configuration_and_reset() {
         .await
         .expect("energy rises");
 
-        let reply = command(&cpms, station, "remote-stop", json!({"transaction_id": id})).await;
-        assert!(reply.to_string().contains("Accepted"), "{reply}");
-        let stopped = transaction_in_state(&cpms, station, "Stopped")
-            .await
-            .expect("stops");
-        assert_eq!(stopped["stop_reason"], json!("Remote"));
+        remote_stop(&cpms, station, id).await;
 
         let reconnects = fleet.metrics.reconnects.load(Ordering::Relaxed);
-        let reply = command(&cpms, station, "reset", json!({"type": "Soft"})).await;
-        assert!(reply.to_string().contains("Accepted"), "{reply}");
+        answered(&cpms, station, "reset", json!({"type": "Soft"}), "Accepted").await;
         poll(|| async {
             Ok((fleet.metrics.reconnects.load(Ordering::Relaxed) > reconnects).then_some(()))
         })
@@ -171,20 +165,11 @@ async fn a_16_station_obeys_remote_start_stop_configuration_and_reset() {
 #[tokio::test]
 async fn a_201_station_obeys_request_start_stop_and_variables() {
     for db in databases().await {
-        let cpms = Cpms::start(&db).await.expect("cpms starts");
-        cpms.accept_tokens(&["SIM-TOKEN-1"]).await.expect("tokens");
-        let fleet = fleet(&cpms, ProtocolChoice::V201, "SIM-CMD201-{n}");
+        let (cpms, fleet) = connected_station(&db, ProtocolChoice::V201, "SIM-CMD201-{n}").await;
         let station = "SIM-CMD201-1";
-        connected(&cpms, station).await.expect("connects");
 
-        let reply = command(
-            &cpms,
-            station,
-            "set-variables",
-            json!({"variables": [{"component": "OCPPCommCtrlr", "variable": "HeartbeatInterval", "value": "120"}]}),
-        )
-        .await;
-        assert!(reply.to_string().contains("Accepted"), "{reply}");
+        let body = json!({"variables": [{"component": "OCPPCommCtrlr", "variable": "HeartbeatInterval", "value": "120"}]});
+        answered(&cpms, station, "set-variables", body, "Accepted").await;
         let reply = command(
             &cpms,
             station,
@@ -195,24 +180,9 @@ async fn a_201_station_obeys_request_start_stop_and_variables() {
         assert!(reply.to_string().contains("120"), "{reply}");
         assert!(reply.to_string().contains("UnknownComponent"), "{reply}");
 
-        let reply = command(
-            &cpms,
-            station,
-            "remote-start",
-            json!({"id_token": "SIM-TOKEN-1", "evse_id": 1}),
-        )
-        .await;
-        assert!(reply.to_string().contains("Accepted"), "{reply}");
-        let tx = transaction_in_state(&cpms, station, "Active")
-            .await
-            .expect("a session runs");
+        let tx = remote_start(&cpms, station, 1).await;
         let id = tx["id"].as_i64().expect("id");
-        let reply = command(&cpms, station, "remote-stop", json!({"transaction_id": id})).await;
-        assert!(reply.to_string().contains("Accepted"), "{reply}");
-        let stopped = transaction_in_state(&cpms, station, "Stopped")
-            .await
-            .expect("stops");
-        assert_eq!(stopped["stop_reason"], json!("Remote"));
+        let stopped = remote_stop(&cpms, station, id).await;
         assert!(common::number(&stopped["energy_wh"]) >= 0);
         fleet.stop(Duration::from_secs(5)).await;
         cpms.stop().await;

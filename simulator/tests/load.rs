@@ -36,8 +36,7 @@ fn options(url: String, prefix: &str) -> LoadOptions {
 #[tokio::test]
 async fn a_load_run_holds_every_connection_and_measures_round_trips() {
     for db in databases().await {
-        let cpms = Cpms::start(&db).await.expect("cpms starts");
-        cpms.accept_tokens(&["SIM-TOKEN-1"]).await.expect("tokens");
+        let cpms = Cpms::start_with_tokens(&db, &["SIM-TOKEN-1"]).await;
         let report = load::run(&options(cpms.ocpp_url(), "SIM-LD-"))
             .await
             .expect("load run");

@@ -8,10 +8,7 @@ use common::{databases, scenario, Cpms};
 /// Runs `name` with its time sped up by `speed_factor` and fewer stations, and checks the CPMS.
 async fn run_and_check(name: &str, stations: u32, speed: f64, prefix: &str) {
     for db in databases().await {
-        let cpms = Cpms::start(&db).await.expect("cpms starts");
-        cpms.accept_tokens(&["SIM-TOKEN-1", "SIM-TOKEN-2"])
-            .await
-            .expect("tokens");
+        let cpms = Cpms::start_with_tokens(&db, &["SIM-TOKEN-1", "SIM-TOKEN-2"]).await;
         let mut s = scenario(name);
         s.stations = stations;
         s.speed = speed;
@@ -69,8 +66,7 @@ async fn v201_transaction_events_are_stored_exactly() {
 #[tokio::test]
 async fn offline_replay_leaves_exactly_the_transactions_and_energy() {
     for db in databases().await {
-        let cpms = Cpms::start(&db).await.expect("cpms starts");
-        cpms.accept_tokens(&["SIM-TOKEN-1"]).await.expect("tokens");
+        let cpms = Cpms::start_with_tokens(&db, &["SIM-TOKEN-1"]).await;
         let mut s = scenario("offline_replay");
         s.speed = 600.0;
         s.timeout_s = 60.0;

@@ -51,15 +51,10 @@ async fn a_station_connects_over_tls_with_basic_auth() {
         })
         .await
         .expect("cpms starts");
-        let (status, body) = cpms
-            .api(
-                "POST",
-                "/api/stations",
-                Some(json!({"id": "SIM-TLS-1", "password": "sim-password-0001", "security_profile": 2})),
-            )
-            .await
-            .expect("api");
-        assert_eq!(status, 201, "{body}");
+        cpms.add_station(
+            json!({"id": "SIM-TLS-1", "password": "sim-password-0001", "security_profile": 2}),
+        )
+        .await;
         let port = cpms.server.ocpp_tls_addr.expect("TLS listener").port();
         let options = FleetOptions {
             url: format!("wss://localhost:{port}/ocpp"),

@@ -11,12 +11,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ocpi_bridge::port::cdrs::{
-    Cdr, CdrLocation, CdrSource, CdrTariff, CdrToken, SignedData, SignedValue, StoredCdr,
+    Cdr, CdrLocation, CdrSource, CdrTariff, SignedData, SignedValue, StoredCdr,
 };
-use ocpi_bridge::port::outbox::{OutboxState, PushOperation, CDRS};
-use ocpi_bridge::port::sessions::AuthMethod;
-use ocpi_bridge::port::tokens::TokenType;
-use ocpi_bridge::port::{PartnerEndpoint, PartnerId, PartnerStatus, StoreError};
+use ocpi_bridge::port::outbox::{PushOperation, CDRS};
+use ocpi_bridge::port::{PartnerId, StoreError};
 use ocpi_bridge::pricing::{price_session, CdrDimension, CdrDimensionType, ChargingPeriod};
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -25,12 +23,10 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::usage::{session_place, session_tariff, session_usage, UsageGap};
+use super::sessions::{auth_method, cdr_token, pending_push};
+use super::usage::{session_place, session_tariff, session_usage, transaction_samples, UsageGap};
 use super::{Core, CoreError};
-use crate::entities::{
-    meter_sample, ocpi_cdr, ocpi_outbox, ocpi_partner, ocpi_token, ocpi_unbillable_session,
-    transaction,
-};
+use crate::entities::{meter_sample, ocpi_cdr, ocpi_token, ocpi_unbillable_session, transaction};
 
 /// A CDR as the operator sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -163,24 +159,6 @@ fn signed_data(samples: &[meter_sample::Model]) -> Option<SignedData> {
 }
 
 impl Core {
-    /// Whether partner `partner_id` is registered with a cdrs RECEIVER endpoint.
-    async fn receives_cdrs<C: ConnectionTrait>(
-        conn: &C,
-        partner_id: i64,
-    ) -> Result<bool, CoreError> {
-        let Some(partner) = ocpi_partner::Entity::find_by_id(partner_id)
-            .one(conn)
-            .await?
-        else {
-            return Ok(false);
-        };
-        Ok(partner.status == PartnerStatus::Registered.as_str()
-            && serde_json::from_str::<Vec<PartnerEndpoint>>(&partner.endpoints)
-                .unwrap_or_default()
-                .iter()
-                .any(|e| e.identifier == CDRS && e.role.eq_ignore_ascii_case("RECEIVER")))
-    }
-
     /// Writes, on `conn`, the POST of CDR `cdr_id` to its eMSP, when the eMSP receives CDRs
     /// (otherwise it pulls them with GET). Returns whether a row was written.
     async fn enqueue_cdr<C: ConnectionTrait>(
@@ -189,24 +167,18 @@ impl Core {
         partner_id: i64,
         cdr_id: &str,
     ) -> Result<bool, CoreError> {
-        if !Self::receives_cdrs(conn, partner_id).await? {
+        if !Self::partner_receives(conn, partner_id, CDRS).await? {
             return Ok(false);
         }
         let now = self.now();
-        ocpi_outbox::ActiveModel {
-            partner_id: Set(partner_id),
-            module: Set(CDRS.to_owned()),
-            object_key: Set(cdr_id.to_owned()),
-            operation: Set(PushOperation::Post.as_str().to_owned()),
-            created_at: Set(now),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            state: Set(OutboxState::Pending.as_str().to_owned()),
-            claimed_at: Set(None),
-            last_error: Set(None),
-            delivered_at: Set(None),
-            ..Default::default()
-        }
+        pending_push(
+            partner_id,
+            CDRS,
+            cdr_id.to_owned(),
+            PushOperation::Post,
+            now,
+            now,
+        )
         .insert(conn)
         .await?;
         Ok(true)
@@ -360,12 +332,7 @@ impl Core {
             Ok(p) => p,
             Err(e) => return Ok(Err(Unbillable("pricing_failed", e.to_string()))),
         };
-        let samples = meter_sample::Entity::find()
-            .filter(meter_sample::Column::TransactionId.eq(tx.id))
-            .order_by_asc(meter_sample::Column::Timestamp)
-            .order_by_asc(meter_sample::Column::Id)
-            .all(conn)
-            .await?;
+        let samples = transaction_samples(conn, tx.id).await?;
         // CDRs: CDR object: total_energy is what the meter registered, start to stop.
         let total_energy = (usage.meter_stop_wh - usage.meter_start_wh) / Decimal::from(1000);
         let mut charging_periods = priced.charging_periods;
@@ -392,18 +359,8 @@ impl Core {
             start_date_time: tx.started_at,
             end_date_time: end,
             session_id: Some(tx.id.to_string()),
-            cdr_token: CdrToken {
-                country_code: token.country_code,
-                party_id: token.party_id,
-                uid: token.uid,
-                token_type: TokenType::parse(&token.token_type).unwrap_or(TokenType::Other),
-                contract_id: token.contract_id,
-            },
-            auth_method: tx
-                .ocpi_auth_method
-                .as_deref()
-                .and_then(AuthMethod::parse)
-                .unwrap_or(AuthMethod::Whitelist),
+            cdr_token: cdr_token(token),
+            auth_method: auth_method(tx),
             authorization_reference: tx.authorization_reference.clone(),
             cdr_location: CdrLocation {
                 id: place.location_id,
@@ -613,19 +570,14 @@ mod tests {
 
     fn sample(at: i64, value: &str, format: Option<&str>) -> meter_sample::Model {
         meter_sample::Model {
-            id: 0,
-            station_id: "S".into(),
-            evse_id: 1,
-            connector_id: 1,
-            transaction_id: Some(1),
-            timestamp: DateTime::<Utc>::from_timestamp(at, 0).unwrap(),
-            measurand: "Energy.Active.Import.Register".into(),
-            phase: None,
-            unit: Some("Wh".into()),
-            value: value.into(),
-            context: None,
-            location: None,
             format: format.map(Into::into),
+            ..crate::core::usage::tests::sample(
+                at,
+                "Energy.Active.Import.Register",
+                None,
+                "Wh",
+                value,
+            )
         }
     }
 

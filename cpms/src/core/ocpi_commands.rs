@@ -29,7 +29,7 @@ use ocpi_bridge::port::commands::{
     CommandAnswer, CommandOutcome, CommandReceiver, CommandRequest, CommandResponseType,
     CommandResultType, CommandType,
 };
-use ocpi_bridge::port::outbox::{OutboxState, PushOperation, COMMANDS};
+use ocpi_bridge::port::outbox::{PushOperation, COMMANDS};
 use ocpi_bridge::port::tokens::{Token, TokenStore};
 use ocpi_bridge::port::{Partner, PartnerId, StoreError};
 use ocpp_gateway::port::{Command, CommandError, CommandReply, EvseRef};
@@ -41,11 +41,9 @@ use sea_orm::{
 };
 
 use super::roaming_tokens::RoamingOrigin;
-use super::sessions::SessionChange;
+use super::sessions::{pending_push, SessionChange};
 use super::{Core, CoreError, ReservationRequest};
-use crate::entities::{
-    connector, location, location_evse, ocpi_command, ocpi_outbox, ocpi_token, transaction,
-};
+use crate::entities::{connector, location, location_evse, ocpi_command, ocpi_token, transaction};
 use crate::events::DomainEvent;
 
 /// The station has not been asked yet, or its answer is awaited.
@@ -321,6 +319,36 @@ impl OcpiCommands {
         (!self.gateway.is_connected(station_id)).then(|| format!("station {station_id} is offline"))
     }
 
+    /// The EVSE a command started with `token` (START_SESSION, RESERVE_NOW) goes to, or why it
+    /// is rejected: the token is another party's, or `location_id`/`evse_uid` name no EVSE we
+    /// can use. Both commands check these first and in this order, so they refuse alike.
+    async fn token_target(
+        &self,
+        partner: &Partner,
+        token: &Token,
+        location_id: &str,
+        evse_uid: Option<&str>,
+    ) -> Result<Result<Target, String>, CoreError> {
+        if !owns(partner, token) {
+            return Ok(Err("the token belongs to another party".into()));
+        }
+        self.target(location_id, evse_uid).await
+    }
+
+    /// Why station `station_id` cannot take a command for token `uid` now: it is offline, or
+    /// the token cannot be put in its local list. Shared by START_SESSION and RESERVE_NOW,
+    /// which both hand the token to the station.
+    async fn refuses_token(&self, station_id: &str, uid: &str) -> Option<String> {
+        if let Some(why) = self.unreachable(station_id) {
+            return Some(why);
+        }
+        self.core
+            .check_token_for_station(station_id, uid)
+            .await
+            .err()
+            .map(|e| e.to_string())
+    }
+
     /// Stores the token an eMSP sent with a command in its token store (like a Tokens PUT), so
     /// the Session and CDR can name it; returns its row id.
     async fn store_token(&self, owner: PartnerId, token: Token) -> Result<i64, CoreError> {
@@ -392,10 +420,10 @@ impl OcpiCommands {
         let url = request.response_url().to_owned();
         match request {
             CommandRequest::StartSession(c) => {
-                if !owns(partner, &c.token) {
-                    return Ok(rejected("the token belongs to another party"));
-                }
-                let target = match self.target(&c.location_id, c.evse_uid.as_deref()).await? {
+                let target = match self
+                    .token_target(partner, &c.token, &c.location_id, c.evse_uid.as_deref())
+                    .await?
+                {
                     Ok(t) => t,
                     Err(why) => return Ok(rejected(why)),
                 };
@@ -404,15 +432,8 @@ impl OcpiCommands {
                     Some(Ok(n)) if n > 0 => Some(n),
                     Some(_) => return Ok(rejected("unknown connector")),
                 };
-                if let Some(why) = self.unreachable(&target.station_id) {
+                if let Some(why) = self.refuses_token(&target.station_id, &c.token.uid).await {
                     return Ok(rejected(why));
-                }
-                if let Err(e) = self
-                    .core
-                    .check_token_for_station(&target.station_id, &c.token.uid)
-                    .await
-                {
-                    return Ok(rejected(e.to_string()));
                 }
                 let uid = c.token.uid.clone();
                 let token_id = self.store_token(partner.id, c.token).await?;
@@ -537,22 +558,15 @@ impl OcpiCommands {
                 ))
             }
             CommandRequest::ReserveNow(c) => {
-                if !owns(partner, &c.token) {
-                    return Ok(rejected("the token belongs to another party"));
-                }
-                let target = match self.target(&c.location_id, c.evse_uid.as_deref()).await? {
+                let target = match self
+                    .token_target(partner, &c.token, &c.location_id, c.evse_uid.as_deref())
+                    .await?
+                {
                     Ok(t) => t,
                     Err(why) => return Ok(rejected(why)),
                 };
-                if let Some(why) = self.unreachable(&target.station_id) {
+                if let Some(why) = self.refuses_token(&target.station_id, &c.token.uid).await {
                     return Ok(rejected(why));
-                }
-                if let Err(e) = self
-                    .core
-                    .check_token_for_station(&target.station_id, &c.token.uid)
-                    .await
-                {
-                    return Ok(rejected(e.to_string()));
                 }
                 let station_reservation_id = match self
                     .station_reservation_id(partner, &c.reservation_id, &c.location_id, &target)
@@ -917,20 +931,14 @@ impl OcpiCommands {
                 .enqueue_session(&txn, &tx, SessionChange::Started)
                 .await?;
         }
-        ocpi_outbox::ActiveModel {
-            partner_id: Set(row.partner_id),
-            module: Set(COMMANDS.to_owned()),
-            object_key: Set(id.to_string()),
-            operation: Set(PushOperation::Post.as_str().to_owned()),
-            created_at: Set(now),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            state: Set(OutboxState::Pending.as_str().to_owned()),
-            claimed_at: Set(None),
-            last_error: Set(None),
-            delivered_at: Set(None),
-            ..Default::default()
-        }
+        pending_push(
+            row.partner_id,
+            COMMANDS,
+            id.to_string(),
+            PushOperation::Post,
+            now,
+            now,
+        )
         .insert(&txn)
         .await?;
         txn.commit().await?;
@@ -1155,30 +1163,24 @@ mod tests {
     #[test]
     fn station_answers_map_to_command_results() {
         use CommandResultType as R;
-        assert_eq!(
-            direct_result(CommandType::UnlockConnector, "Unlocked"),
-            R::Accepted
-        );
-        assert_eq!(
-            direct_result(CommandType::UnlockConnector, "UnlockFailed"),
-            R::Failed
-        );
-        assert_eq!(
-            direct_result(CommandType::ReserveNow, "Occupied"),
-            R::EvseOccupied
-        );
-        assert_eq!(
-            direct_result(CommandType::ReserveNow, "Faulted"),
-            R::EvseInoperative
-        );
-        assert_eq!(
-            direct_result(CommandType::ReserveNow, "Rejected"),
-            R::Rejected
-        );
-        assert_eq!(
-            direct_result(CommandType::CancelReservation, "Rejected"),
-            R::UnknownReservation
-        );
+        for (command, answer, result) in [
+            (CommandType::UnlockConnector, "Unlocked", R::Accepted),
+            (CommandType::UnlockConnector, "UnlockFailed", R::Failed),
+            (CommandType::ReserveNow, "Occupied", R::EvseOccupied),
+            (CommandType::ReserveNow, "Faulted", R::EvseInoperative),
+            (CommandType::ReserveNow, "Rejected", R::Rejected),
+            (
+                CommandType::CancelReservation,
+                "Rejected",
+                R::UnknownReservation,
+            ),
+        ] {
+            assert_eq!(
+                direct_result(command, answer),
+                result,
+                "{command:?} {answer}"
+            );
+        }
         assert_eq!(refused_start(Some("Charging")), R::EvseOccupied);
         assert_eq!(refused_start(Some("Faulted")), R::EvseInoperative);
         assert_eq!(refused_start(Some("Available")), R::Rejected);

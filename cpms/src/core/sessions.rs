@@ -8,6 +8,7 @@
 //! `evse_uid` and `connector_id`, so nothing is written or served for it.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use ocpi_bridge::port::locations::EvseSpec;
 use ocpi_bridge::port::outbox::{OutboxState, PushOperation, SESSIONS};
 use ocpi_bridge::port::sessions::{
@@ -30,6 +31,56 @@ use crate::entities::{location_evse, ocpi_outbox, ocpi_partner, ocpi_token, tran
 
 fn storage(e: sea_orm::DbErr) -> StoreError {
     StoreError::Storage(e.to_string())
+}
+
+/// The CdrToken of roaming token row `token`. The Session and the CDR of a transaction both
+/// carry it, so they are filled here, once, and cannot name the token differently; a type we
+/// no longer recognise is OTHER rather than no Session or CDR at all.
+pub(super) fn cdr_token(token: ocpi_token::Model) -> CdrToken {
+    CdrToken {
+        country_code: token.country_code,
+        party_id: token.party_id,
+        uid: token.uid,
+        token_type: TokenType::parse(&token.token_type).unwrap_or(TokenType::Other),
+        contract_id: token.contract_id,
+    }
+}
+
+/// How the token of `tx` was authorized, for its Session and its CDR alike: what was recorded
+/// when it started, or WHITELIST (the stored token decided) for a transaction that recorded
+/// none.
+pub(super) fn auth_method(tx: &transaction::Model) -> AuthMethod {
+    tx.ocpi_auth_method
+        .as_deref()
+        .and_then(AuthMethod::parse)
+        .unwrap_or(AuthMethod::Whitelist)
+}
+
+/// A new pending push row: `operation` on object `key` of `module` to partner `partner_id`,
+/// written at `now` and due at `due`. Sessions, CDRs and command results each write their
+/// single eMSP's row with it, so every push starts in the state the worker claims.
+pub(super) fn pending_push(
+    partner_id: i64,
+    module: &str,
+    key: String,
+    operation: PushOperation,
+    now: DateTime<Utc>,
+    due: DateTime<Utc>,
+) -> ocpi_outbox::ActiveModel {
+    ocpi_outbox::ActiveModel {
+        partner_id: Set(partner_id),
+        module: Set(module.to_owned()),
+        object_key: Set(key),
+        operation: Set(operation.as_str().to_owned()),
+        created_at: Set(now),
+        attempts: Set(0),
+        next_attempt_at: Set(due),
+        state: Set(OutboxState::Pending.as_str().to_owned()),
+        claimed_at: Set(None),
+        last_error: Set(None),
+        delivered_at: Set(None),
+        ..Default::default()
+    }
 }
 
 /// What a session push is for.
@@ -58,6 +109,27 @@ impl Core {
             .await
     }
 
+    /// Whether partner `partner_id` is registered with a RECEIVER endpoint for `module`, read
+    /// on `conn` (the caller's transaction). Sessions and CDRs go to the one eMSP owning the
+    /// token, and only when it has that endpoint; otherwise it pulls them with GET.
+    pub(super) async fn partner_receives<C: ConnectionTrait>(
+        conn: &C,
+        partner_id: i64,
+        module: &str,
+    ) -> Result<bool, CoreError> {
+        let Some(partner) = ocpi_partner::Entity::find_by_id(partner_id)
+            .one(conn)
+            .await?
+        else {
+            return Ok(false);
+        };
+        Ok(partner.status == PartnerStatus::Registered.as_str()
+            && serde_json::from_str::<Vec<PartnerEndpoint>>(&partner.endpoints)
+                .unwrap_or_default()
+                .iter()
+                .any(|e| e.identifier == module && e.role.eq_ignore_ascii_case("RECEIVER")))
+    }
+
     /// Writes, on `conn` (the transaction of the change), the session push `change` of `tx` owes
     /// the eMSP owning its token: only to that partner, only when it is registered with a
     /// sessions RECEIVER and the EVSE is on a Location. Returns whether a row was written or
@@ -77,18 +149,7 @@ impl Core {
         {
             return Ok(false);
         }
-        let Some(partner) = ocpi_partner::Entity::find_by_id(partner_id)
-            .one(conn)
-            .await?
-        else {
-            return Ok(false);
-        };
-        let receives = partner.status == PartnerStatus::Registered.as_str()
-            && serde_json::from_str::<Vec<PartnerEndpoint>>(&partner.endpoints)
-                .unwrap_or_default()
-                .iter()
-                .any(|e| e.identifier == SESSIONS && e.role.eq_ignore_ascii_case("RECEIVER"));
-        if !receives {
+        if !Self::partner_receives(conn, partner_id, SESSIONS).await? {
             return Ok(false);
         }
         let key = tx.id.to_string();
@@ -136,22 +197,9 @@ impl Core {
                 (PushOperation::Put, now)
             }
         };
-        ocpi_outbox::ActiveModel {
-            partner_id: Set(partner_id),
-            module: Set(SESSIONS.to_owned()),
-            object_key: Set(key),
-            operation: Set(operation.as_str().to_owned()),
-            created_at: Set(now),
-            attempts: Set(0),
-            next_attempt_at: Set(at),
-            state: Set(OutboxState::Pending.as_str().to_owned()),
-            claimed_at: Set(None),
-            last_error: Set(None),
-            delivered_at: Set(None),
-            ..Default::default()
-        }
-        .insert(conn)
-        .await?;
+        pending_push(partner_id, SESSIONS, key, operation, now, at)
+            .insert(conn)
+            .await?;
         Ok(true)
     }
 
@@ -202,18 +250,8 @@ impl Core {
             start_date_time: tx.started_at,
             end_date_time: tx.stopped_at,
             kwh: wh / Decimal::from(1000),
-            cdr_token: CdrToken {
-                country_code: token.country_code,
-                party_id: token.party_id,
-                uid: token.uid,
-                token_type: TokenType::parse(&token.token_type).unwrap_or(TokenType::Other),
-                contract_id: token.contract_id,
-            },
-            auth_method: tx
-                .ocpi_auth_method
-                .as_deref()
-                .and_then(AuthMethod::parse)
-                .unwrap_or(AuthMethod::Whitelist),
+            cdr_token: cdr_token(token),
+            auth_method: auth_method(&tx),
             authorization_reference: tx.authorization_reference,
             location_id: evse.location_id,
             evse_uid: evse.uid,

@@ -128,12 +128,7 @@ pub(crate) async fn session_usage<C: ConnectionTrait>(
             stop: meter_stop_wh,
         }));
     }
-    let samples = meter_sample::Entity::find()
-        .filter(meter_sample::Column::TransactionId.eq(tx.id))
-        .order_by_asc(meter_sample::Column::Timestamp)
-        .order_by_asc(meter_sample::Column::Id)
-        .all(conn)
-        .await?;
+    let samples = transaction_samples(conn, tx.id).await?;
     let points = meter_points(&samples)
         .into_iter()
         .filter(|p| p.at >= tx.started_at && p.at <= end)
@@ -224,11 +219,28 @@ pub(crate) async fn session_tariff<C: ConnectionTrait>(
     )))
 }
 
+/// Every meter reading of transaction `transaction_id`, in the order taken (ties in the order
+/// stored). The usage a session is priced by and the CDR's signed data read the same series,
+/// so they are read here, in one order.
+pub(crate) async fn transaction_samples<C: ConnectionTrait>(
+    conn: &C,
+    transaction_id: i32,
+) -> Result<Vec<meter_sample::Model>, sea_orm::DbErr> {
+    meter_sample::Entity::find()
+        .filter(meter_sample::Column::TransactionId.eq(transaction_id))
+        .order_by_asc(meter_sample::Column::Timestamp)
+        .order_by_asc(meter_sample::Column::Id)
+        .all(conn)
+        .await
+}
+
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn sample(
+    /// A reading of transaction 1 on station S, EVSE 1, connector 1 at `at` (Unix seconds);
+    /// the CDR tests (`cdrs.rs`) build their signed readings on it too.
+    pub(in crate::core) fn sample(
         at: i64,
         measurand: &str,
         phase: Option<&str>,

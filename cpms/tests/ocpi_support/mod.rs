@@ -44,34 +44,13 @@ impl Emsp {
     /// Starts the eMSP and registers it with `server` (which must allow private partner URLs):
     /// the operator creates a partner, the eMSP POSTs its credentials with token A.
     pub async fn register(server: &TestServer) -> Emsp {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let base = format!("http://{addr}/emsp");
-        let app = platform_routes(
-            &base,
-            &[("credentials", "SENDER"), ("locations", "RECEIVER")],
-        );
-        tokio::spawn(async move { axum::serve(listener, app).await });
-
-        let token_a = pending_token(server, "Test eMSP").await;
-        let (status, _, answer) = ocpi(
-            server,
-            "POST",
-            "/ocpi/2.2.1/credentials",
-            Some(&token(&token_a)),
-            Some(json!({
-                "token": EMSP_TOKEN_B,
-                "url": format!("http://{addr}/emsp/versions"),
-                "roles": [{"role": "EMSP", "party_id": "EMS", "country_code": "DE",
-                           "business_details": {"name": "Test eMSP"}}],
-            })),
-        )
+        let (addr, token_c) = serve_and_register(server, "Test eMSP", "EMS", |base| {
+            platform_routes(
+                base,
+                &[("credentials", "SENDER"), ("locations", "RECEIVER")],
+            )
+        })
         .await;
-        assert_eq!(status, 200, "registration: {answer}");
-        let token_c = answer["data"]["token"]
-            .as_str()
-            .expect("token C")
-            .to_owned();
         Emsp { addr, token_c }
     }
 
@@ -79,6 +58,43 @@ impl Emsp {
     pub async fn get(&self, server: &TestServer, path: &str) -> (u16, ReqHeaders, Value) {
         ocpi(server, "GET", path, Some(&token(&self.token_c)), None).await
     }
+}
+
+/// Serves `app` (built for the eMSP's base URL `http://{addr}/emsp`) on a loopback port and
+/// registers it with `server` as an eMSP of party DE/`party_id` called `name`: the operator
+/// creates a partner, the eMSP POSTs its credentials with token A. Returns where it listens and
+/// its token C.
+async fn serve_and_register(
+    server: &TestServer,
+    name: &str,
+    party_id: &str,
+    app: impl FnOnce(&str) -> Router,
+) -> (SocketAddr, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = app(&format!("http://{addr}/emsp"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let token_a = pending_token(server, name).await;
+    let (status, _, answer) = ocpi(
+        server,
+        "POST",
+        "/ocpi/2.2.1/credentials",
+        Some(&token(&token_a)),
+        Some(json!({
+            "token": EMSP_TOKEN_B,
+            "url": format!("http://{addr}/emsp/versions"),
+            "roles": [{"role": "EMSP", "party_id": party_id, "country_code": "DE",
+                       "business_details": {"name": name}}],
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "registration: {answer}");
+    let token_c = answer["data"]["token"]
+        .as_str()
+        .expect("token C")
+        .to_owned();
+    (addr, token_c)
 }
 
 /// A new pending partner's token A.
@@ -214,41 +230,34 @@ async fn receive(
 impl PushEmsp {
     /// Starts the eMSP and registers it with `server` (which must allow private partner URLs).
     pub async fn register(server: &TestServer) -> PushEmsp {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let base = format!("http://{addr}/emsp");
-        let state = std::sync::Arc::new(PushState::default());
-        let recorder = state.clone();
-        let app = platform_routes(
-            &base,
+        PushEmsp::start(
+            server,
+            "Push eMSP",
+            "EMS",
             &[
                 ("credentials", "SENDER"),
                 ("locations", "RECEIVER"),
                 ("tariffs", "RECEIVER"),
             ],
         )
-        .fallback(move |m, u, h, b| receive(recorder.clone(), m, u, h, b));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        .await
+    }
 
-        let token_a = pending_token(server, "Push eMSP").await;
-        let (status, _, answer) = ocpi(
-            server,
-            "POST",
-            "/ocpi/2.2.1/credentials",
-            Some(&token(&token_a)),
-            Some(json!({
-                "token": EMSP_TOKEN_B,
-                "url": format!("http://{addr}/emsp/versions"),
-                "roles": [{"role": "EMSP", "party_id": "EMS", "country_code": "DE",
-                           "business_details": {"name": "Push eMSP"}}],
-            })),
-        )
+    /// Starts an eMSP of party DE/`party_id` called `name` whose version details list
+    /// `endpoints`, recording every request outside its platform routes, and registers it.
+    async fn start(
+        server: &TestServer,
+        name: &str,
+        party_id: &str,
+        endpoints: &[(&str, &str)],
+    ) -> PushEmsp {
+        let state = std::sync::Arc::new(PushState::default());
+        let recorder = state.clone();
+        let (addr, token_c) = serve_and_register(server, name, party_id, |base| {
+            platform_routes(base, endpoints)
+                .fallback(move |m, u, h, b| receive(recorder.clone(), m, u, h, b))
+        })
         .await;
-        assert_eq!(status, 200, "registration: {answer}");
-        let token_c = answer["data"]["token"]
-            .as_str()
-            .expect("token C")
-            .to_owned();
         PushEmsp {
             addr,
             token_c,
@@ -279,26 +288,41 @@ impl PushEmsp {
         what: &str,
         matches: impl Fn(&Received) -> bool,
     ) -> (usize, Received) {
-        let deadline = tokio::time::Instant::now() + crate::common::WAIT;
-        loop {
-            let notified = self.state.seen.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(found) = self
-                .received()
-                .into_iter()
-                .enumerate()
-                .skip(from)
-                .find(|(_, r)| matches(r))
-            {
-                return found;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!(
-                    "timed out waiting for {what}; received: {:#?}",
-                    self.received()
-                );
-            }
+        wait_until(
+            &self.state.seen,
+            what,
+            || {
+                self.received()
+                    .into_iter()
+                    .enumerate()
+                    .skip(from)
+                    .find(|(_, r)| matches(r))
+            },
+            || format!("received: {:#?}", self.received()),
+        )
+        .await
+    }
+}
+
+/// Waits (at most `common::WAIT`) until `check` finds something, checking again each time
+/// `seen` is notified; on timeout panics naming `what` and what `describe` says was received.
+async fn wait_until<T>(
+    seen: &tokio::sync::Notify,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+    describe: impl Fn() -> String,
+) -> T {
+    let deadline = tokio::time::Instant::now() + crate::common::WAIT;
+    loop {
+        // Registered before checking, so a request arriving in between still wakes us.
+        let notified = seen.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if let Some(found) = check() {
+            return found;
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            panic!("timed out waiting for {what}; {}", describe());
         }
     }
 }
@@ -331,61 +355,40 @@ pub struct TokensEmsp {
 impl TokensEmsp {
     /// Starts the eMSP (party DE/EMS) and registers it with `server`.
     pub async fn register(server: &TestServer) -> TokensEmsp {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let base = format!("http://{addr}/emsp");
         let state = std::sync::Arc::new(TokensState::default());
         let answering = state.clone();
-        let app = platform_routes(&base, &[("credentials", "SENDER"), ("tokens", "SENDER")]).route(
-            "/emsp/2.2.1/tokens/{uid}/authorize",
-            axum::routing::post(
-                move |axum::extract::Path(uid): axum::extract::Path<String>,
-                      uri: axum::http::Uri,
-                      h: HeaderMap| async move {
-                    if !authorised(&h) {
-                        return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
-                    }
-                    answering.calls.lock().unwrap().push(format!(
-                        "{}?{}",
-                        uri.path(),
-                        uri.query().unwrap_or_default()
-                    ));
-                    let answer = answering.answer.lock().unwrap().clone();
-                    match answer {
-                        Some(AuthAnswer::Allowed(allowed, reference)) => (
-                            StatusCode::OK,
-                            envelope(json!({
-                                "allowed": allowed,
-                                "token": {"uid": uid},
-                                "authorization_reference": reference,
-                            })),
-                        ),
-                        _ => (StatusCode::SERVICE_UNAVAILABLE, envelope(Value::Null)),
-                    }
-                },
-            ),
-        );
-        tokio::spawn(async move { axum::serve(listener, app).await });
-
-        let token_a = pending_token(server, "Tokens eMSP").await;
-        let (status, _, answer) = ocpi(
-            server,
-            "POST",
-            "/ocpi/2.2.1/credentials",
-            Some(&token(&token_a)),
-            Some(json!({
-                "token": EMSP_TOKEN_B,
-                "url": format!("http://{addr}/emsp/versions"),
-                "roles": [{"role": "EMSP", "party_id": "EMS", "country_code": "DE",
-                           "business_details": {"name": "Tokens eMSP"}}],
-            })),
-        )
+        let (addr, token_c) = serve_and_register(server, "Tokens eMSP", "EMS", |base| {
+            platform_routes(base, &[("credentials", "SENDER"), ("tokens", "SENDER")]).route(
+                "/emsp/2.2.1/tokens/{uid}/authorize",
+                axum::routing::post(
+                    move |axum::extract::Path(uid): axum::extract::Path<String>,
+                          uri: axum::http::Uri,
+                          h: HeaderMap| async move {
+                        if !authorised(&h) {
+                            return (StatusCode::UNAUTHORIZED, envelope(Value::Null));
+                        }
+                        answering.calls.lock().unwrap().push(format!(
+                            "{}?{}",
+                            uri.path(),
+                            uri.query().unwrap_or_default()
+                        ));
+                        let answer = answering.answer.lock().unwrap().clone();
+                        match answer {
+                            Some(AuthAnswer::Allowed(allowed, reference)) => (
+                                StatusCode::OK,
+                                envelope(json!({
+                                    "allowed": allowed,
+                                    "token": {"uid": uid},
+                                    "authorization_reference": reference,
+                                })),
+                            ),
+                            _ => (StatusCode::SERVICE_UNAVAILABLE, envelope(Value::Null)),
+                        }
+                    },
+                ),
+            )
+        })
         .await;
-        assert_eq!(status, 200, "registration: {answer}");
-        let token_c = answer["data"]["token"]
-            .as_str()
-            .expect("token C")
-            .to_owned();
         TokensEmsp {
             addr,
             token_c,
@@ -419,42 +422,13 @@ impl TokensEmsp {
 /// A registered test eMSP of party DE/`party_id` whose version details list a `sessions`
 /// RECEIVER endpoint; it records every request on it as a [`PushEmsp`] does.
 pub async fn sessions_emsp(server: &TestServer, party_id: &'static str) -> PushEmsp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let base = format!("http://{addr}/emsp");
-    let state = std::sync::Arc::new(PushState::default());
-    let recorder = state.clone();
-    let app = platform_routes(
-        &base,
+    PushEmsp::start(
+        server,
+        party_id,
+        party_id,
         &[("credentials", "SENDER"), ("sessions", "RECEIVER")],
     )
-    .fallback(move |m, u, h, b| receive(recorder.clone(), m, u, h, b));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
-    let token_a = pending_token(server, party_id).await;
-    let (status, _, answer) = ocpi(
-        server,
-        "POST",
-        "/ocpi/2.2.1/credentials",
-        Some(&token(&token_a)),
-        Some(json!({
-            "token": EMSP_TOKEN_B,
-            "url": format!("http://{addr}/emsp/versions"),
-            "roles": [{"role": "EMSP", "party_id": party_id, "country_code": "DE",
-                       "business_details": {"name": party_id}}],
-        })),
-    )
-    .await;
-    assert_eq!(status, 200, "registration: {answer}");
-    let token_c = answer["data"]["token"]
-        .as_str()
-        .expect("token C")
-        .to_owned();
-    PushEmsp {
-        addr,
-        token_c,
-        state,
-    }
+    .await
 }
 
 /// The two platform routes every test eMSP serves behind its token: its versions list and its
@@ -575,39 +549,18 @@ async fn receive_cdr(
 impl CdrEmsp {
     /// Starts the eMSP (party DE/`party_id`) and registers it with `server`.
     pub async fn register(server: &TestServer, party_id: &'static str) -> CdrEmsp {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let base = format!("http://{addr}/emsp");
         let state = std::sync::Arc::new(CdrState::default());
         let recorder = state.clone();
-        let location_base = base.clone();
-        let app = platform_routes(&base, &[("credentials", "SENDER"), ("cdrs", "RECEIVER")]).route(
-            "/emsp/2.2.1/cdrs",
-            axum::routing::post(move |h: HeaderMap, b: axum::body::Bytes| {
-                receive_cdr(recorder.clone(), location_base.clone(), h, b)
-            }),
-        );
-        tokio::spawn(async move { axum::serve(listener, app).await });
-
-        let token_a = pending_token(server, party_id).await;
-        let (status, _, answer) = ocpi(
-            server,
-            "POST",
-            "/ocpi/2.2.1/credentials",
-            Some(&token(&token_a)),
-            Some(json!({
-                "token": EMSP_TOKEN_B,
-                "url": format!("http://{addr}/emsp/versions"),
-                "roles": [{"role": "EMSP", "party_id": party_id, "country_code": "DE",
-                           "business_details": {"name": party_id}}],
-            })),
-        )
+        let (addr, token_c) = serve_and_register(server, party_id, party_id, |base| {
+            let location_base = base.to_owned();
+            platform_routes(base, &[("credentials", "SENDER"), ("cdrs", "RECEIVER")]).route(
+                "/emsp/2.2.1/cdrs",
+                axum::routing::post(move |h: HeaderMap, b: axum::body::Bytes| {
+                    receive_cdr(recorder.clone(), location_base.clone(), h, b)
+                }),
+            )
+        })
         .await;
-        assert_eq!(status, 200, "registration: {answer}");
-        let token_c = answer["data"]["token"]
-            .as_str()
-            .expect("token C")
-            .to_owned();
         CdrEmsp {
             addr,
             token_c,
@@ -632,17 +585,265 @@ impl CdrEmsp {
 
     /// Waits (at most `common::WAIT`) until the POSTs so far satisfy `done`.
     pub async fn wait_posts(&self, what: &str, done: impl Fn(&[(Value, bool)]) -> bool) {
-        let deadline = tokio::time::Instant::now() + crate::common::WAIT;
-        loop {
-            let notified = self.state.seen.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if done(&self.posts()) {
-                return;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!("timed out waiting for {what}; POSTs: {:#?}", self.posts());
-            }
-        }
+        wait_until(
+            &self.state.seen,
+            what,
+            || done(&self.posts()).then_some(()),
+            || format!("POSTs: {:#?}", self.posts()),
+        )
+        .await
     }
+}
+
+/// Settings for the roaming tests: the CPO is NL/CPO, private partner URLs are allowed (the
+/// test eMSPs listen on loopback) and failed pushes are retried within the wait.
+pub fn cpo_settings(db: &crate::common::TestDb) -> cpms::config::Settings {
+    let mut s = crate::common::settings(db);
+    s.ocpi.allow_private_partner_urls = true;
+    s.ocpi.country_code = "NL".into();
+    s.ocpi.party_id = "CPO".into();
+    s.ocpi.push_retry_base_seconds = 0.05;
+    s.ocpi.push_retry_max_seconds = 1;
+    s
+}
+
+/// The eMSP with token C `token_c` (party DE/`party`) pushes an RFID token `uid`, `valid` or not,
+/// whitelisted ALWAYS.
+pub async fn push_token(server: &TestServer, token_c: &str, party: &str, uid: &str, valid: bool) {
+    let (status, _, body) = ocpi(
+        server,
+        "PUT",
+        &format!("/ocpi/2.2.1/tokens/DE/{party}/{uid}"),
+        Some(&token(token_c)),
+        Some(json!({
+            "country_code": "DE", "party_id": party, "uid": uid, "type": "RFID",
+            "contract_id": "DE-EMS-C12345678-9", "issuer": "Test eMSP", "valid": valid,
+            "whitelist": "ALWAYS", "last_updated": "2026-01-01T00:00:00Z",
+        })),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status_code"].clone()),
+        (200, json!(1000)),
+        "{body}"
+    );
+}
+
+/// Asks the CPMS, with token C `token_c`, for its 2.2.1 version details and asserts they list
+/// module `identifier` in `role`.
+pub async fn assert_lists_endpoint(
+    server: &TestServer,
+    token_c: &str,
+    identifier: &str,
+    role: &str,
+    label: &str,
+) {
+    let (_, _, details) = ocpi(server, "GET", "/ocpi/2.2.1", Some(&token(token_c)), None).await;
+    assert!(
+        details["data"]["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["identifier"] == identifier && e["role"] == role),
+        "{label}: {details}"
+    );
+}
+
+/// Creates tariff T1 (0.25/kWh and 1.00 per session, 20 % VAT); returns the HTTP status and
+/// body.
+pub async fn create_tariff_t1(server: &TestServer) -> (u16, Value) {
+    server
+        .api(
+            "POST",
+            "/api/tariffs",
+            Some(json!({
+                "id": "T1", "currency": "EUR",
+                "elements": [{"price_components": [
+                    {"type": "ENERGY", "price": 0.25, "vat": 20.0, "step_size": 1},
+                    {"type": "FLAT", "price": 1.00, "vat": 20.0, "step_size": 1}
+                ]}]
+            })),
+        )
+        .await
+        .unwrap()
+}
+
+/// Connector 1 of an EVSE: a Type 2 socket priced by tariff T1.
+pub fn t1_connector() -> Value {
+    json!({"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",
+        "power_type": "AC_3_PHASE", "max_voltage": 230, "max_amperage": 32,
+        "tariff_ids": ["T1"]})
+}
+
+/// Creates Location `location` (Central, Amsterdam) and PUTs its EVSE `evse_uid` as `evse`
+/// (which names the station and its EVSE id); both must be new.
+pub async fn map_location(server: &TestServer, location: &str, evse_uid: &str, evse: Value) {
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/locations",
+            Some(json!({
+                "id": location, "name": "Central", "address": "Stationsplein 1",
+                "city": "Amsterdam", "country": "NLD",
+                "coordinates": {"latitude": "52.378900", "longitude": "4.900160"},
+                "time_zone": "Europe/Amsterdam",
+            })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server
+        .api(
+            "PUT",
+            &format!("/api/locations/{location}/evses/{evse_uid}"),
+            Some(evse),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{body}");
+}
+
+/// Location `location` with EVSE `evse_uid` = EVSE 1 of `station`.
+pub async fn map_evse(server: &TestServer, location: &str, evse_uid: &str, station: &str) {
+    map_location(
+        server,
+        location,
+        evse_uid,
+        json!({"station_id": station, "evse_id": 1}),
+    )
+    .await;
+}
+
+/// A booted 1.6 charger `station`.
+pub async fn booted(server: &TestServer, station: &str) -> crate::common::Charger {
+    let mut cs = server.connect(station).await.unwrap();
+    cs.boot().await.unwrap();
+    cs
+}
+
+/// A booted 2.0.1 charger `station`.
+pub async fn booted201(server: &TestServer, station: &str) -> crate::common::Charger {
+    let mut cs = server.connect_v201(station).await.unwrap();
+    cs.boot201().await.unwrap();
+    cs
+}
+
+/// The 1.6 charger `cs` sends an energy register reading of `wh` for transaction `tx`.
+pub async fn meter(cs: &mut crate::common::Charger, tx: i64, wh: i64) {
+    cs.call(
+        "MeterValues",
+        json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": crate::common::now(),
+            "sampledValue": [{"value": wh.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]}),
+    )
+    .await
+    .unwrap();
+}
+
+/// The ids in an OCPI list answer's `data`.
+pub fn listed_ids(body: &Value) -> Vec<String> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+impl CdrEmsp {
+    /// Waits until a CDR POST was answered with success.
+    pub async fn wait_delivered(&self, what: &str) {
+        self.wait_posts(what, |p| p.iter().any(|(_, ok)| *ok)).await;
+    }
+
+    /// Waits until a credit CDR POST was answered with success.
+    pub async fn wait_credit(&self) {
+        self.wait_posts("the credit CDR", |p| {
+            p.iter().any(|(c, ok)| *ok && c["credit"] == true)
+        })
+        .await;
+    }
+}
+
+/// An OCPI GET with token C `token_c`; returns status, headers and JSON body.
+pub async fn ocpi_get(server: &TestServer, token_c: &str, path: &str) -> (u16, ReqHeaders, Value) {
+    ocpi(server, "GET", path, Some(&token(token_c)), None).await
+}
+
+/// A 2.0.1 IdTokenType for an RFID card.
+pub fn rfid(uid: &str) -> Value {
+    json!({"idToken": uid, "type": "ISO14443"})
+}
+
+/// The 2.0.1 charger `cs` starts transaction `tx_id` on EVSE 1 at `at`, authorized by RFID card
+/// `uid`, at `wh` Wh; returns the CSMS's answer.
+pub async fn start201(
+    cs: &mut crate::common::Charger,
+    tx_id: &str,
+    at: &str,
+    wh: i64,
+    uid: &str,
+) -> Value {
+    cs.tx_event(
+        "Started",
+        tx_id,
+        0,
+        at,
+        "Authorized",
+        Some(wh),
+        json!({"idToken": rfid(uid), "evse": {"id": 1, "connectorId": 1}}),
+    )
+    .await
+    .unwrap()
+}
+
+/// The 2.0.1 charger `cs` reports `wh` Wh for transaction `tx_id` periodically (event `seq`).
+pub async fn meter201(cs: &mut crate::common::Charger, tx_id: &str, seq: i64, at: &str, wh: i64) {
+    cs.tx_event(
+        "Updated",
+        tx_id,
+        seq,
+        at,
+        "MeterValuePeriodic",
+        Some(wh),
+        json!({}),
+    )
+    .await
+    .unwrap();
+}
+
+/// The 2.0.1 charger `cs` ends transaction `tx_id` locally at `wh` Wh (event `seq`).
+pub async fn end201(cs: &mut crate::common::Charger, tx_id: &str, seq: i64, at: &str, wh: i64) {
+    cs.tx_event(
+        "Ended",
+        tx_id,
+        seq,
+        at,
+        "StopAuthorized",
+        Some(wh),
+        json!({"transactionInfo": {"stoppedReason": "Local"}}),
+    )
+    .await
+    .unwrap();
+}
+
+/// A booted 1.6 charger `station` as EVSE E1 of Location `location`.
+pub async fn booted_at(
+    server: &TestServer,
+    station: &str,
+    location: &str,
+) -> crate::common::Charger {
+    let cs = booted(server, station).await;
+    map_evse(server, location, "E1", station).await;
+    cs
+}
+
+/// A booted 2.0.1 charger `station` as EVSE E1 of Location `location`.
+pub async fn booted201_at(
+    server: &TestServer,
+    station: &str,
+    location: &str,
+) -> crate::common::Charger {
+    let cs = booted201(server, station).await;
+    map_evse(server, location, "E1", station).await;
+    cs
 }

@@ -8,12 +8,12 @@
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::modules::tariffs::ocpi_tariff;
+use crate::modules::tariffs::{ocpi_tariff, owned_object};
 use crate::port::cdrs::{Cdr, StoredCdr};
 use crate::port::tariffs::Tariff;
-use crate::transport::{ocpi_time, OcpiError, OcpiResponse, Page, PageQuery};
+use crate::transport::{ocpi_time, OcpiError, OcpiResponse, PageQuery};
 use crate::Bridge;
 
 /// The CDR object (CDRs: CDR object) of `cdr`, owned by our party, in its tariff's currency or
@@ -24,13 +24,7 @@ pub fn render_cdr(
     party_id: &str,
     currency: &str,
 ) -> Result<Value, OcpiError> {
-    let mut object = match serde_json::to_value(cdr) {
-        Ok(Value::Object(map)) => map,
-        Ok(_) => Map::new(),
-        Err(e) => return Err(OcpiError::internal(e.to_string())),
-    };
-    object.insert("country_code".into(), country_code.into());
-    object.insert("party_id".into(), party_id.into());
+    let mut object = owned_object(cdr, country_code, party_id)?;
     if cdr.currency.is_none() {
         object.insert("currency".into(), currency.into());
     }
@@ -72,37 +66,24 @@ pub async fn list(
     headers: HeaderMap,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<OcpiResponse, OcpiError> {
-    let partner = bridge.authenticate_registered(&headers).await?;
-    let Query(query) = query.map_err(|e| OcpiError::bad_request(e.body_text()))?;
+    let (partner, page) = bridge.paginated_get(&headers, query).await?;
     let source = bridge
         .cdr_source()
         .ok_or_else(|| OcpiError::internal("the CDRs module is not wired"))?;
-    let page = Page::new(query, bridge.config().max_page_limit);
-    let cdrs = source
-        .cdrs(partner.id)
-        .await
-        .map_err(|e| OcpiError::internal(e.to_string()))?;
-    let matching: Vec<&StoredCdr> = cdrs
-        .iter()
-        .filter(|c| page.in_window(c.cdr.last_updated))
-        .collect();
-    let total = matching.len() as u64;
+    let cdrs = source.cdrs(partner.id).await?;
     let config = bridge.config();
-    let data = matching
-        .into_iter()
-        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(page.limit).unwrap_or(usize::MAX))
-        .map(|c| {
+    page.respond(
+        cdrs.iter().filter(|c| page.in_window(c.cdr.last_updated)),
+        &format!("{}/cdrs", bridge.version_details_url()),
+        |c: &StoredCdr| {
             render_cdr(
                 &c.cdr,
                 &config.country_code,
                 &config.party_id,
                 &config.currency,
             )
-        })
-        .collect::<Result<Vec<Value>, OcpiError>>()?;
-    let base_url = format!("{}/cdrs", bridge.version_details_url());
-    Ok(OcpiResponse::ok(data)?.with_headers(page.headers(&base_url, total)))
+        },
+    )
 }
 
 #[cfg(test)]

@@ -201,14 +201,9 @@ pub(crate) async fn deliver_result(
         Ok(None) => return ResultDelivery::Park("no result for this command".into()),
         Err(e) => return ResultDelivery::Retry(e.to_string()),
     };
-    let token = match partner
-        .their_token
-        .as_deref()
-        .map(|t| bridge.cipher().decrypt(t))
-    {
-        Some(Ok(token)) => token,
-        Some(Err(e)) => return ResultDelivery::Park(format!("the partner's token: {e}")),
-        None => return ResultDelivery::Park("no token for the partner".into()),
+    let token = match crate::push::partner_token(bridge, partner) {
+        Ok(token) => token,
+        Err(why) => return ResultDelivery::Park(why),
     };
     let body = CommandResult {
         result: outcome.result,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::port::locations::{
     Business, ConnectorSpec, EvseFacts, GeoLocation, Hours, LocationFacts, Reported, StationStatus,
 };
-use crate::transport::{ocpi_time, OcpiError, OcpiResponse, OcpiStatus, Page, PageQuery};
+use crate::transport::{ocpi_time, OcpiError, OcpiResponse, OcpiStatus, PageQuery};
 use crate::Bridge;
 
 /// OCPI 2.2.1 Locations: Status enum (the statuses we send; PLANNED and REMOVED are not
@@ -346,34 +346,25 @@ pub async fn list(
     headers: HeaderMap,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<OcpiResponse, OcpiError> {
-    bridge.authenticate_registered(&headers).await?;
-    let Query(query) = query.map_err(|e| {
-        OcpiError::new(OcpiStatus::InvalidParameters, e.body_text())
-            .with_http(axum::http::StatusCode::BAD_REQUEST)
-    })?;
-    let page = Page::new(query, bridge.config().max_page_limit);
+    let (_, page) = bridge.paginated_get(&headers, query).await?;
     let ctx = bridge.render_context();
     let all = bridge
         .location_source()?
         .locations()
         .await
         .map_err(storage)?;
-    let matching: Vec<Location> = all
+    let matching = all
         .iter()
         .map(|l| render_location(l, &ctx))
         // Filter on the time the partner sees (whole seconds), so a `last_updated` it read is a
         // window bound that selects the same object again.
         .filter(|(_, t)| page.in_window(t.trunc_subsecs(0)))
-        .map(|(l, _)| l)
-        .collect();
-    let total = matching.len() as u64;
-    let items: Vec<Location> = matching
-        .into_iter()
-        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(page.limit).unwrap_or(usize::MAX))
-        .collect();
-    let url = format!("{}/locations", bridge.version_details_url());
-    Ok(OcpiResponse::ok(items)?.with_headers(page.headers(&url, total)))
+        .map(|(l, _)| l);
+    page.respond(
+        matching,
+        &format!("{}/locations", bridge.version_details_url()),
+        |l: Location| Ok(l),
+    )
 }
 
 async fn find(bridge: &Bridge, location_id: &str) -> Result<LocationFacts, OcpiError> {

@@ -8,7 +8,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde_json::{json, Value};
 
 use crate::port::sessions::SessionFacts;
-use crate::transport::{ocpi_time, OcpiError, OcpiResponse, Page, PageQuery};
+use crate::transport::{ocpi_time, OcpiError, OcpiResponse, PageQuery};
 use crate::Bridge;
 
 /// The Session object (Sessions: Session object) of `facts`, owned by our party, priced in
@@ -97,30 +97,24 @@ pub async fn list(
     headers: HeaderMap,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<OcpiResponse, OcpiError> {
-    let partner = bridge.authenticate_registered(&headers).await?;
-    let Query(query) = query.map_err(|e| OcpiError::bad_request(e.body_text()))?;
+    let (partner, page) = bridge.paginated_get(&headers, query).await?;
     let source = bridge
         .session_source()
         .ok_or_else(|| OcpiError::internal("the Sessions module is not wired"))?;
-    let page = Page::new(query, bridge.config().max_page_limit);
-    let sessions = source
-        .sessions(partner.id)
-        .await
-        .map_err(|e| OcpiError::internal(e.to_string()))?;
-    let matching: Vec<&SessionFacts> = sessions
-        .iter()
-        .filter(|s| page.in_window(s.last_updated))
-        .collect();
-    let total = matching.len() as u64;
+    let sessions = source.sessions(partner.id).await?;
     let config = bridge.config();
-    let data: Vec<Value> = matching
-        .into_iter()
-        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(page.limit).unwrap_or(usize::MAX))
-        .map(|s| render_session(s, &config.country_code, &config.party_id, &config.currency))
-        .collect();
-    let base_url = format!("{}/sessions", bridge.version_details_url());
-    Ok(OcpiResponse::ok(data)?.with_headers(page.headers(&base_url, total)))
+    page.respond(
+        sessions.iter().filter(|s| page.in_window(s.last_updated)),
+        &format!("{}/sessions", bridge.version_details_url()),
+        |s: &SessionFacts| {
+            Ok(render_session(
+                s,
+                &config.country_code,
+                &config.party_id,
+                &config.currency,
+            ))
+        },
+    )
 }
 
 #[cfg(test)]
@@ -129,17 +123,17 @@ mod tests {
     use crate::port::sessions::{AuthMethod, CdrToken, SessionStatus};
     use crate::port::tokens::TokenType;
     use crate::port::PartnerId;
-    use chrono::TimeZone;
+    use chrono::{DateTime, TimeZone, Utc};
 
-    #[test]
-    fn a_completed_session_carries_its_token_place_and_energy() {
-        let at = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 10, 0, 0).unwrap();
-        let facts = SessionFacts {
+    /// An active, unpriced session of an RFID token at L1/E1/1, started and last updated at
+    /// `at`; each test changes what it is about.
+    fn facts(at: DateTime<Utc>) -> SessionFacts {
+        SessionFacts {
             id: "7".into(),
             owner: PartnerId(1),
             start_date_time: at,
-            end_date_time: Some(at + chrono::Duration::hours(1)),
-            kwh: rust_decimal::Decimal::new(12345, 3),
+            end_date_time: None,
+            kwh: rust_decimal::Decimal::ZERO,
             cdr_token: CdrToken {
                 country_code: "DE".into(),
                 party_id: "EMS".into(),
@@ -152,10 +146,21 @@ mod tests {
             location_id: "L1".into(),
             evse_uid: "E1".into(),
             connector_id: "1".into(),
-            status: SessionStatus::Completed,
+            status: SessionStatus::Active,
             charging_periods: Vec::new(),
             total_cost: None,
             last_updated: at,
+        }
+    }
+
+    #[test]
+    fn a_completed_session_carries_its_token_place_and_energy() {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 10, 0, 0).unwrap();
+        let facts = SessionFacts {
+            end_date_time: Some(at + chrono::Duration::hours(1)),
+            kwh: rust_decimal::Decimal::new(12345, 3),
+            status: SessionStatus::Completed,
+            ..facts(at)
         };
         let v = render_session(&facts, "NL", "CPO", "EUR");
         assert_eq!(v["kwh"], 12.345);
@@ -175,23 +180,7 @@ mod tests {
         let at = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 10, 0, 0).unwrap();
         let facts = SessionFacts {
             id: "8".into(),
-            owner: PartnerId(1),
-            start_date_time: at,
-            end_date_time: None,
             kwh: rust_decimal::Decimal::new(25, 1),
-            cdr_token: CdrToken {
-                country_code: "DE".into(),
-                party_id: "EMS".into(),
-                uid: "RF1".into(),
-                token_type: TokenType::Rfid,
-                contract_id: "DE-EMS-C1".into(),
-            },
-            auth_method: AuthMethod::Whitelist,
-            authorization_reference: None,
-            location_id: "L1".into(),
-            evse_uid: "E1".into(),
-            connector_id: "1".into(),
-            status: SessionStatus::Active,
             charging_periods: vec![ChargingPeriod {
                 start_date_time: at,
                 dimensions: vec![CdrDimension {
@@ -204,7 +193,7 @@ mod tests {
                 excl_vat: rust_decimal::Decimal::new(625, 3),
                 incl_vat: Some(rust_decimal::Decimal::new(75, 2)),
             }),
-            last_updated: at,
+            ..facts(at)
         };
         let v = render_session(&facts, "NL", "CPO", "EUR");
         assert_eq!(v["total_cost"]["excl_vat"], serde_json::json!(0.625));

@@ -5,11 +5,31 @@
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::port::tariffs::Tariff;
-use crate::transport::{ocpi_time, OcpiError, OcpiResponse, Page, PageQuery};
+use crate::transport::{ocpi_time, OcpiError, OcpiResponse, PageQuery};
 use crate::Bridge;
+
+/// `value` (a struct without its owner) as a JSON object owned by our party: `country_code`
+/// and `party_id` added. Tariffs and CDRs are stored without the owner, which is the
+/// platform's configuration, so both render through here; a value that is not an object
+/// renders as an empty one.
+pub(crate) fn owned_object(
+    value: &impl Serialize,
+    country_code: &str,
+    party_id: &str,
+) -> Result<Map<String, Value>, OcpiError> {
+    let mut object = match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => Map::new(),
+        Err(e) => return Err(OcpiError::internal(e.to_string())),
+    };
+    object.insert("country_code".into(), country_code.into());
+    object.insert("party_id".into(), party_id.into());
+    Ok(object)
+}
 
 /// The Tariff object (Tariffs: Object description) for one stored tariff, owned by the
 /// platform's country code and party id. The terms already carry the spec's field names and
@@ -19,13 +39,7 @@ pub fn ocpi_tariff(
     country_code: &str,
     party_id: &str,
 ) -> Result<Value, OcpiError> {
-    let mut object = match serde_json::to_value(&tariff.terms) {
-        Ok(Value::Object(map)) => map,
-        Ok(_) => Map::new(),
-        Err(e) => return Err(OcpiError::internal(e.to_string())),
-    };
-    object.insert("country_code".into(), country_code.into());
-    object.insert("party_id".into(), party_id.into());
+    let mut object = owned_object(&tariff.terms, country_code, party_id)?;
     object.insert("id".into(), tariff.id.clone().into());
     object.insert("last_updated".into(), ocpi_time(tariff.last_updated).into());
     Ok(Value::Object(object))
@@ -39,30 +53,17 @@ pub async fn list(
     headers: HeaderMap,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<OcpiResponse, OcpiError> {
-    bridge.authenticate_registered(&headers).await?;
-    let Query(query) = query.map_err(|e| OcpiError::bad_request(e.body_text()))?;
+    let (_, page) = bridge.paginated_get(&headers, query).await?;
     let source = bridge
         .tariff_source()
         .ok_or_else(|| OcpiError::internal("no tariff source configured"))?;
-    let page = Page::new(query, bridge.config().max_page_limit);
-    let tariffs = source
-        .tariffs()
-        .await
-        .map_err(|e| OcpiError::internal(e.to_string()))?;
-    let matching: Vec<&Tariff> = tariffs
-        .iter()
-        .filter(|t| page.in_window(t.last_updated))
-        .collect();
-    let total = matching.len() as u64;
+    let tariffs = source.tariffs().await?;
     let config = bridge.config();
-    let data = matching
-        .into_iter()
-        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(page.limit).unwrap_or(usize::MAX))
-        .map(|t| ocpi_tariff(t, &config.country_code, &config.party_id))
-        .collect::<Result<Vec<Value>, OcpiError>>()?;
-    let base_url = format!("{}/tariffs", bridge.version_details_url());
-    Ok(OcpiResponse::ok(data)?.with_headers(page.headers(&base_url, total)))
+    page.respond(
+        tariffs.iter().filter(|t| page.in_window(t.last_updated)),
+        &format!("{}/tariffs", bridge.version_details_url()),
+        |t: &Tariff| ocpi_tariff(t, &config.country_code, &config.party_id),
+    )
 }
 
 #[cfg(test)]

@@ -15,25 +15,11 @@ use serde::{Deserialize, Serialize};
 use super::locations::GeoLocation;
 use super::sessions::AuthMethod;
 use super::tariffs::{decimal_number, opt_decimal_number, Price, TariffTerms};
-use super::tokens::TokenType;
 use super::{PartnerId, StoreError};
 use crate::pricing::ChargingPeriod;
 
-/// CdrToken class (CDRs): the token the session was started with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CdrToken {
-    /// Country code of the eMSP that issued it.
-    pub country_code: String,
-    /// Party id of that eMSP.
-    pub party_id: String,
-    /// Its uid.
-    pub uid: String,
-    /// Its type.
-    #[serde(rename = "type")]
-    pub token_type: TokenType,
-    /// Its contract id.
-    pub contract_id: String,
-}
+/// CdrToken class (CDRs): the token the session was started with, the Session's own type.
+pub use super::sessions::CdrToken;
 
 /// CdrLocation class (CDRs): where the session took place, only its EVSE and connector.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,7 +209,7 @@ pub(crate) fn example(at: DateTime<Utc>) -> Cdr {
             country_code: "DE".into(),
             party_id: "EMS".into(),
             uid: "U".into(),
-            token_type: TokenType::Rfid,
+            token_type: super::tokens::TokenType::Rfid,
             contract_id: "C".into(),
         },
         auth_method: AuthMethod::Whitelist,

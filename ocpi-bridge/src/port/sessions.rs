@@ -49,8 +49,10 @@ impl AuthMethod {
     }
 }
 
-/// The token a session was started with (CDRs: CdrToken class).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The token a session was started with (CDRs: CdrToken class). One type for the Session and
+/// its CDR (`port::cdrs` re-exports it), so the core fills both from a token row the same way;
+/// serialized as the CDR stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CdrToken {
     /// Country code of the eMSP that issued it.
     pub country_code: String,
@@ -59,6 +61,7 @@ pub struct CdrToken {
     /// Its uid.
     pub uid: String,
     /// Its type.
+    #[serde(rename = "type")]
     pub token_type: TokenType,
     /// Its contract id.
     pub contract_id: String,

@@ -112,6 +112,13 @@ impl Cpms {
         Self::start_with(db, |_| {}).await
     }
 
+    /// [`Cpms::start`] with `tokens` accepted; panics when either fails.
+    pub async fn start_with_tokens(db: &TestDb, tokens: &[&str]) -> Cpms {
+        let cpms = Self::start(db).await.expect("cpms starts");
+        cpms.accept_tokens(tokens).await.expect("tokens");
+        cpms
+    }
+
     /// [`Cpms::start`] with settings adjusted by `adjust`.
     pub async fn start_with(db: &TestDb, adjust: impl FnOnce(&mut Settings)) -> Result<Cpms> {
         let mut s = Settings::default();
@@ -157,6 +164,15 @@ impl Cpms {
             serde_json::from_str(&text).with_context(|| format!("non-JSON body: {text}"))?
         };
         Ok((status, value))
+    }
+
+    /// Registers a station (`POST /api/stations` with `body`); panics unless it is created.
+    pub async fn add_station(&self, body: Value) {
+        let (status, reply) = self
+            .api("POST", "/api/stations", Some(body))
+            .await
+            .expect("api");
+        assert_eq!(status, 201, "{reply}");
     }
 
     /// Creates accepted id tokens.
@@ -266,6 +282,24 @@ impl Cpms {
     /// Stops the server.
     pub async fn stop(self) {
         let _ = self.server.stop().await;
+    }
+}
+
+/// Polls until `check` yields Some, at most [`WAIT`].
+pub async fn poll<T, F, Fut>(mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("not reached within {WAIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

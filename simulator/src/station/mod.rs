@@ -2,38 +2,39 @@
 //! behaves like charger firmware. It boots (retrying when Pending or Rejected), heartbeats,
 //! reports connector status, runs charging sessions, queues transaction messages while offline and
 //! replays them in order, and answers the CSMS's calls. The wording of each message is the
-//! version adapter's ([`crate::v16`], [`crate::v201`]); the conduct is here.
+//! version adapter's ([`crate::v16`], [`crate::v201`]); the conduct is here: the timers and the
+//! answers to the CSMS in this file, the websocket in `connection`, the charging sessions from a
+//! car's arrival to its departure in `sessions`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use chrono::{DateTime, Utc};
-use futures_util::{SinkExt, StreamExt};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::charging::{energy_wh, Limit, PowerCurve};
+use crate::charging::{energy_wh, Limit};
 use crate::clock::SimClock;
-use crate::frame::Frame;
-use crate::metrics::{Metrics, SessionRecord};
+use crate::metrics::Metrics;
 use crate::plan::{Behaviour, LoadPlan, MixItem};
 use crate::store::ConfigStore;
 
+mod connection;
+mod sessions;
+
+use connection::next_message;
+pub use connection::ws_config;
+
 /// How long a station waits for the answer to one of its CALLs before giving up on it.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a handshake may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The OCPP version a station speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -412,107 +413,6 @@ impl Station {
         }
     }
 
-    async fn connect(&mut self) {
-        match tokio::time::timeout(CONNECT_TIMEOUT, self.handshake()).await {
-            Ok(Ok(ws)) => {
-                self.metrics.connects.fetch_add(1, Ordering::Relaxed);
-                if self.first_boot.is_some() || self.boot_reason_reset {
-                    self.metrics.reconnects.fetch_add(1, Ordering::Relaxed);
-                }
-                self.metrics.connected.fetch_add(1, Ordering::Relaxed);
-                self.ws = Some(ws);
-                if !self.registered {
-                    self.boot_due = Some(Instant::now());
-                } else {
-                    // Back online after a drop: report the connectors as they are now, then the
-                    // queued transaction messages follow in their original order.
-                    for i in 0..self.connectors.len() {
-                        self.queue_status_front(i);
-                    }
-                }
-            }
-            Ok(Err(e)) => {
-                self.metrics
-                    .connect_failures
-                    .fetch_add(1, Ordering::Relaxed);
-                self.metrics
-                    .note(format!("{}: connect failed: {e}", self.spec.id));
-                self.reconnect_at = Instant::now() + self.backoff();
-            }
-            Err(_) => {
-                self.metrics
-                    .connect_failures
-                    .fetch_add(1, Ordering::Relaxed);
-                self.metrics
-                    .note(format!("{}: connect timed out", self.spec.id));
-                self.reconnect_at = Instant::now() + self.backoff();
-            }
-        }
-    }
-
-    fn backoff(&mut self) -> Duration {
-        // Spread reconnections so a restarted CSMS is not hit by the whole fleet at once.
-        let base = self.spec.behaviour.reconnect_delay_s.max(0.5);
-        self.clock.real(base * self.rng.random_range(1.0..2.0))
-    }
-
-    async fn handshake(&self) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
-        let mut request = self.spec.url.as_str().into_client_request()?;
-        let headers = request.headers_mut();
-        headers.insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_static(self.spec.protocol.subprotocol()),
-        );
-        if let Some(password) = &self.spec.password {
-            let encoded = base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{password}", self.spec.id));
-            if let Ok(value) = HeaderValue::from_str(&format!("Basic {encoded}")) {
-                headers.insert("Authorization", value);
-            }
-        }
-        let connector = self
-            .spec
-            .tls
-            .clone()
-            .map(tokio_tungstenite::Connector::Rustls);
-        let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
-            request,
-            Some(ws_config()),
-            true,
-            connector,
-        )
-        .await?;
-        Ok(ws)
-    }
-
-    /// The socket is gone (or we dropped it): keep the transaction messages, forget the rest,
-    /// reconnect after `delay_s` simulated seconds.
-    fn lost_connection(&mut self, delay_s: f64) {
-        if self.ws.take().is_some() {
-            self.metrics.connected.fetch_sub(1, Ordering::Relaxed);
-        }
-        if let Some(in_flight) = self.in_flight.take() {
-            if in_flight.call.durable {
-                self.queue.push_front(in_flight.call);
-            }
-        }
-        self.queue.retain(|c| c.durable);
-        self.heartbeat_due = None;
-        self.boot_due = None;
-        self.reconnect_at = self.clock.after(Instant::now(), delay_s);
-        // An Authorize that will never be answered: authorize locally, as LocalAuthorizeOffline
-        // allows, and start the transaction.
-        for i in 0..self.connectors.len() {
-            let authorizing = self.connectors[i]
-                .session
-                .as_ref()
-                .is_some_and(|s| s.phase == Phase::Authorizing);
-            if authorizing {
-                self.begin_transaction(i);
-            }
-        }
-    }
-
     fn next_deadline(&self) -> Instant {
         let far = Instant::now() + Duration::from_secs(3600);
         let mut at = far;
@@ -659,146 +559,6 @@ impl Station {
         self.enqueue(msg);
     }
 
-    /// Sends the next CALL when nothing is in flight (OCPP-J: one CALL at a time per direction).
-    async fn pump(&mut self) {
-        if self.ws.is_none() || self.in_flight.is_some() {
-            return;
-        }
-        if !self.registered {
-            if self.boot_due.is_some_and(|t| Instant::now() >= t) {
-                self.boot_due = None;
-                let boot = self.msg_boot();
-                self.send_call(boot).await;
-            }
-            return;
-        }
-        if let Some(reason) = self.pending_reset {
-            // Reboot once the transaction messages are out, as firmware does.
-            if !self.queue.iter().any(|c| c.durable) {
-                self.pending_reset = None;
-                self.reboot(reason).await;
-                return;
-            }
-        }
-        if self.malformed_due() {
-            // Sent while no CALL of ours is in flight, so the CSMS's answer cannot be mistaken
-            // for the answer to a real CALL.
-            self.send_malformed().await;
-            return;
-        }
-        if self.queue.is_empty() && self.spec.load.is_some() && !self.ready_sent {
-            self.ready_sent = true;
-            self.metrics.ready.fetch_add(1, Ordering::Relaxed);
-        }
-        if self.queue.is_empty() && self.load_closed_loop() {
-            self.load_step();
-        }
-        while let Some(mut call) = self.queue.pop_front() {
-            if let Purpose::TxBound { key, .. } = call.purpose {
-                match self.tx_ids.get(&key) {
-                    Some(id) => call.payload["transactionId"] = Value::from(*id),
-                    // The StartTransaction was refused with a CALLERROR: there is no
-                    // transaction to report on.
-                    None => continue,
-                }
-            }
-            self.send_call(call).await;
-            return;
-        }
-    }
-
-    async fn send_call(&mut self, call: Outgoing) {
-        let id = format!("{}", self.next_msg_id);
-        self.next_msg_id += 1;
-        let text = Frame::Call {
-            id: id.clone(),
-            action: call.action.to_owned(),
-            payload: call.payload.clone(),
-        }
-        .to_text();
-        let sent_at = Instant::now();
-        self.in_flight = Some(InFlight { id, sent_at, call });
-        if self.send_text(text).await {
-            self.metrics.calls_sent.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    async fn send_text(&mut self, text: String) -> bool {
-        let Some(ws) = self.ws.as_mut() else {
-            return false;
-        };
-        if ws.send(Message::Text(text.into())).await.is_err() {
-            self.lost_connection(self.spec.behaviour.reconnect_delay_s);
-            return false;
-        }
-        true
-    }
-
-    async fn on_text(&mut self, text: &str) {
-        let frame = match Frame::parse(text) {
-            Ok(f) => f,
-            Err(e) => {
-                self.metrics
-                    .note(format!("{}: unreadable frame from CSMS: {e}", self.spec.id));
-                return;
-            }
-        };
-        match frame {
-            Frame::Call {
-                id,
-                action,
-                payload,
-            } => {
-                self.metrics.csms_call(&action);
-                let answer = match self.spec.protocol {
-                    Protocol::V16 => self.v16_call(&action, payload),
-                    Protocol::V201 => self.v201_call(&action, payload),
-                };
-                let reply = match answer {
-                    Ok(payload) => Frame::CallResult { id, payload },
-                    Err(CallFailure { code, description }) => Frame::CallError {
-                        id,
-                        code: code.to_owned(),
-                        description,
-                    },
-                };
-                self.send_text(reply.to_text()).await;
-            }
-            Frame::CallResult { id, payload } => {
-                if let Some(f) = self.take_in_flight(&id) {
-                    self.metrics.result(f.call.action, f.sent_at.elapsed());
-                    self.on_result(f.call, payload);
-                }
-            }
-            Frame::CallError {
-                id,
-                code,
-                description,
-            } => match self.take_in_flight(&id) {
-                Some(f) => {
-                    self.metrics
-                        .call_error(Some(f.call.action), &code, f.sent_at.elapsed());
-                    self.metrics.note(format!(
-                        "{}: {} answered {code}: {description}",
-                        self.spec.id, f.call.action
-                    ));
-                    if f.call.purpose == Purpose::Boot {
-                        self.boot_due = Some(self.clock.after(Instant::now(), 30.0));
-                    }
-                }
-                None => self.metrics.call_error(None, &code, Duration::ZERO),
-            },
-        }
-    }
-
-    fn take_in_flight(&mut self, id: &str) -> Option<InFlight> {
-        if self.in_flight.as_ref().is_some_and(|f| f.id == id) {
-            self.in_flight.take()
-        } else {
-            None
-        }
-    }
-
     fn on_result(&mut self, call: Outgoing, payload: Value) {
         match call.purpose {
             Purpose::Boot => {
@@ -810,8 +570,8 @@ impl Station {
             }
             Purpose::Authorize { connector, key } => {
                 let accepted = match self.spec.protocol {
-                    Protocol::V16 => crate::v16::token_accepted(&payload["idTagInfo"]),
-                    Protocol::V201 => crate::v201::token_accepted(&payload["idTokenInfo"]),
+                    Protocol::V16 => crate::calls::token_accepted(&payload["idTagInfo"]),
+                    Protocol::V201 => crate::calls::token_accepted(&payload["idTokenInfo"]),
                 };
                 let same = self.connectors[connector]
                     .session
@@ -834,13 +594,13 @@ impl Station {
                 let (tx_id, accepted) = match self.spec.protocol {
                     Protocol::V16 => (
                         payload["transactionId"].as_i64().map(|v| v as i32),
-                        crate::v16::token_accepted(&payload["idTagInfo"]),
+                        crate::calls::token_accepted(&payload["idTagInfo"]),
                     ),
                     Protocol::V201 => (
                         None,
                         payload
                             .get("idTokenInfo")
-                            .is_none_or(crate::v201::token_accepted),
+                            .is_none_or(crate::calls::token_accepted),
                     ),
                 };
                 if let Some(id) = tx_id {
@@ -920,220 +680,6 @@ impl Station {
                     self.spec.id
                 ));
             }
-        }
-    }
-
-    fn jittered(&mut self, seconds: f64) -> f64 {
-        let jitter = self.spec.behaviour.sessions.jitter.clamp(0.0, 1.0);
-        if jitter == 0.0 {
-            return seconds;
-        }
-        seconds * self.rng.random_range((1.0 - jitter)..=(1.0 + jitter))
-    }
-
-    fn next_token(&mut self) -> String {
-        let tokens = &self.spec.behaviour.sessions.id_tokens;
-        if tokens.is_empty() {
-            return "SIM-TOKEN-1".into();
-        }
-        let token = tokens[self.token_turn % tokens.len()].clone();
-        self.token_turn += 1;
-        token
-    }
-
-    fn load_token(&self) -> String {
-        self.spec
-            .load
-            .as_ref()
-            .map_or_else(|| "SIM-TOKEN-1".into(), |l| l.id_token.clone())
-    }
-
-    fn car_arrives(&mut self, i: usize) {
-        let c = &self.connectors[i];
-        if c.session.is_some() || c.sessions_left == 0 {
-            return;
-        }
-        if !c.operative || c.faulted_until.is_some() || c.reservation.is_some() {
-            // Try again a little later, as the next driver would.
-            let gap = self.spec.behaviour.sessions.gap_s.max(1.0);
-            self.connectors[i].next_arrival = Some(self.clock.after(Instant::now(), gap));
-            return;
-        }
-        let token = self.next_token();
-        self.start_session(i, token, Origin::Plan);
-    }
-
-    /// A car plugs in on connector `i`: authorize (planned sessions, when online) and start.
-    pub fn start_session(&mut self, i: usize, id_token: String, origin: Origin) {
-        let key = self.next_session_key;
-        self.next_session_key += 1;
-        let planned_s = match origin {
-            Origin::Plan => {
-                let d = self.spec.behaviour.sessions.duration_s;
-                self.jittered(d)
-            }
-            Origin::Remote(_) => self.spec.behaviour.remote_session_s,
-            Origin::Load => f64::INFINITY,
-        };
-        let reservation_id = self.connectors[i]
-            .reservation
-            .take()
-            .filter(|(_, token)| *token == id_token)
-            .map(|(id, _)| id);
-        let c = &mut self.connectors[i];
-        c.session = Some(Session {
-            key,
-            station_tx_id: format!("{}-{}", self.spec.id, key),
-            id_token: id_token.clone(),
-            phase: Phase::Authorizing,
-            origin: origin.clone(),
-            meter_start_wh: c.register_wh,
-            elapsed_s: 0.0,
-            planned_s,
-            next_meter: None,
-            meter_values: 0,
-            seq_no: 0,
-            reservation_id,
-            power_w: 0.0,
-            authorized: true,
-        });
-        if self.spec.protocol == Protocol::V16 {
-            self.set_status(i, ConnectorStatus::Preparing);
-        }
-        if origin == Origin::Plan && self.ws.is_some() && self.registered {
-            let msg = self.msg_authorize(&id_token, Purpose::Authorize { connector: i, key });
-            self.enqueue(msg);
-        } else {
-            self.begin_transaction(i);
-        }
-    }
-
-    fn begin_transaction(&mut self, i: usize) {
-        let interval = self.meter_interval_s();
-        let now = Instant::now();
-        let load = self.spec.load.is_some();
-        let register = self.connectors[i].register_wh;
-        let Some(s) = self.connectors[i].session.as_mut() else {
-            return;
-        };
-        s.phase = Phase::Charging;
-        s.meter_start_wh = register;
-        if !load {
-            s.next_meter = Some(self.clock.after(now, interval.min(s.planned_s)));
-        }
-        let msg = self.msg_start(i);
-        self.enqueue(msg);
-        self.connectors[i].status = ConnectorStatus::Charging;
-        if self.spec.protocol == Protocol::V16 {
-            let msg = self.msg_status(i, None);
-            self.enqueue(msg);
-        }
-    }
-
-    /// The power limit in force on connector `i` (W), from the charging profiles it accepted.
-    pub fn cap_w(&self, i: usize) -> f64 {
-        let c = &self.connectors[i];
-        c.limits
-            .iter()
-            .chain(self.station_limits.iter())
-            .map(|(_, l)| l.watts())
-            .fold(f64::INFINITY, f64::min)
-    }
-
-    fn meter_tick(&mut self, i: usize, now: Instant) {
-        let interval = self.meter_interval_s();
-        let curve: PowerCurve = self.spec.behaviour.curve();
-        let cap = self.cap_w(i);
-        let Some(s) = self.connectors[i].session.as_mut() else {
-            return;
-        };
-        if s.phase != Phase::Charging {
-            return;
-        }
-        let step = interval.min(s.planned_s - s.elapsed_s).max(0.0);
-        let power = curve.power_at(s.elapsed_s + step, s.planned_s).min(cap);
-        s.elapsed_s += step;
-        s.power_w = power;
-        s.meter_values += 1;
-        let count = s.meter_values;
-        let finished = s.elapsed_s >= s.planned_s - 1e-9;
-        self.connectors[i].register_wh += energy_wh(power, step);
-        if let Some(s) = self.connectors[i].session.as_mut() {
-            let remaining = (s.planned_s - s.elapsed_s).max(0.0);
-            s.next_meter = if finished || s.next_meter.is_none() {
-                None
-            } else {
-                Some(self.clock.after(now, interval.min(remaining)))
-            };
-        }
-        if finished {
-            self.end_session(i, StopReason::EvDisconnected);
-        } else {
-            let msg = self.msg_meter(i);
-            self.enqueue(msg);
-        }
-        if let Some(f) = self.spec.behaviour.faults.drop_mid_session.clone() {
-            if !self.fired_drop && count >= f.after_meter_values && self.ws.is_some() {
-                self.fired_drop = true;
-                self.metrics.note(format!(
-                    "{}: dropping the connection mid-session",
-                    self.spec.id
-                ));
-                // No close frame: the TCP connection just goes away, as when a modem loses
-                // its signal.
-                self.lost_connection(f.reconnect_after_s);
-            }
-        }
-    }
-
-    /// Ends the session on connector `i`: the stop message is queued (durable) and recorded in
-    /// the ledger.
-    pub fn end_session(&mut self, i: usize, reason: StopReason) {
-        let Some(session) = self.connectors[i].session.clone() else {
-            return;
-        };
-        if session.phase == Phase::Authorizing {
-            self.connectors[i].session = None;
-            self.set_status(i, ConnectorStatus::Available);
-            return;
-        }
-        let stop = self.msg_stop(i, reason);
-        self.enqueue(stop);
-        let c = &self.connectors[i];
-        self.metrics.session(SessionRecord {
-            station_id: self.spec.id.clone(),
-            evse_id: c.evse,
-            connector_id: c.connector,
-            id_token: session.id_token.clone(),
-            meter_start_wh: session.meter_start_wh,
-            meter_stop_wh: c.register_wh,
-            stop_reason: self.reason_text(reason).to_owned(),
-            station_transaction_id: (self.spec.protocol == Protocol::V201)
-                .then(|| session.station_tx_id.clone()),
-            authorized: session.authorized,
-        });
-        self.connectors[i].session = None;
-        if self.spec.protocol == Protocol::V16 && reason == StopReason::EvDisconnected {
-            self.set_status(i, ConnectorStatus::Finishing);
-        }
-        let next = if self.connectors[i].operative {
-            ConnectorStatus::Available
-        } else {
-            ConnectorStatus::Unavailable
-        };
-        self.set_status(i, next);
-        if session.origin == Origin::Plan {
-            self.plan_next_car(i);
-        }
-    }
-
-    fn plan_next_car(&mut self, i: usize) {
-        let c = &mut self.connectors[i];
-        c.sessions_left = c.sessions_left.saturating_sub(1);
-        if c.sessions_left > 0 {
-            let gap = self.spec.behaviour.sessions.gap_s;
-            let gap = self.jittered(gap);
-            self.connectors[i].next_arrival = Some(self.clock.after(Instant::now(), gap));
         }
     }
 
@@ -1472,22 +1018,5 @@ impl CallFailure {
             code: "NotImplemented",
             description: format!("{action} is not implemented by this station"),
         }
-    }
-}
-
-/// Websocket buffers sized for OCPP: messages are a few hundred bytes, and tungstenite's default
-/// 128 KiB read buffer per connection would dominate the memory of a large fleet.
-pub fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
-    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
-        .write_buffer_size(0)
-}
-
-async fn next_message(
-    ws: &mut Option<Socket>,
-) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
-    match ws {
-        Some(ws) => ws.next().await,
-        None => std::future::pending().await,
     }
 }
