@@ -505,3 +505,64 @@ async fn a_2_0_1_roaming_session_gives_one_priced_cdr_across_a_restart_mid_sessi
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_roaming_session_is_priced_by_the_tariff_it_started_under() {
+    for db in databases().await {
+        let label = db.label;
+        let server = TestServer::start(&cpo_settings(&db)).await.unwrap();
+        let (owner, mut cs) = roaming_station(&server, "RF-C9", "CS-C9").await;
+
+        let tx = charge(&mut cs, "RF-C9").await;
+        // Mid-session the operator doubles T1's energy price.
+        let (status, body) = server
+            .api(
+                "PUT",
+                "/api/tariffs/T1",
+                Some(json!({
+                    "currency": "EUR",
+                    "elements": [{"price_components": [
+                        {"type": "ENERGY", "price": 0.50, "vat": 20.0, "step_size": 1},
+                        {"type": "FLAT", "price": 1.00, "vat": 20.0, "step_size": 1}
+                    ]}]
+                })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{label}: {body}");
+        cs.stop(tx, 6000, "Local").await.unwrap();
+        owner.wait_delivered("the CDR").await;
+        let stored = owner.stored();
+        assert_eq!(stored.len(), 1, "{label}: {stored:#?}");
+        let cdr = &stored[0];
+        // Still 5 kWh x 0.25 + 1.00 flat = 2.25; with 20 % VAT 2.70.
+        assert_price(&cdr["total_cost"], 225, 270, &format!("{label}: {cdr}"));
+        let energy = &cdr["tariffs"][0]["elements"][0]["price_components"][0];
+        assert_eq!(cdr["tariffs"][0]["id"], "T1", "{label}: {cdr}");
+        assert_eq!(energy["type"], "ENERGY", "{label}: {cdr}");
+        assert_eq!(dec(&energy["price"]), Decimal::new(25, 2), "{label}: {cdr}");
+
+        // A session started after the change pays the new price: 5 x 0.50 + 1.00 = 3.50.
+        let tx = charge(&mut cs, "RF-C9").await;
+        cs.stop(tx, 6000, "Local").await.unwrap();
+        owner
+            .wait_posts("the second CDR", |p| {
+                p.iter().filter(|(_, ok)| *ok).count() == 2
+            })
+            .await;
+        let stored = owner.stored();
+        let session_id = tx.to_string();
+        let second = stored
+            .iter()
+            .find(|c| c["session_id"] == session_id.as_str())
+            .unwrap_or_else(|| panic!("{label}: {stored:#?}"));
+        assert_price(
+            &second["total_cost"],
+            350,
+            420,
+            &format!("{label}: {second}"),
+        );
+        assert_cdr_total(&server, 2, label).await;
+        server.stop().await;
+    }
+}

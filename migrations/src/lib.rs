@@ -23,6 +23,8 @@ mod m20261124_000011_ocpi_sessions;
 mod m20261124_000012_ocpi_cdrs;
 mod m20261124_000013_ocpi_commands;
 mod m20261124_000014_roaming_local_lists;
+mod m20261124_000015_session_tariff;
+mod m20261124_000016_roaming_transaction_index;
 
 /// The ordered list of every migration the CPMS schema is built from.
 ///
@@ -49,6 +51,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000012_ocpi_cdrs::Migration),
             Box::new(m20261124_000013_ocpi_commands::Migration),
             Box::new(m20261124_000014_roaming_local_lists::Migration),
+            Box::new(m20261124_000015_session_tariff::Migration),
+            Box::new(m20261124_000016_roaming_transaction_index::Migration),
         ]
     }
 }

@@ -324,7 +324,7 @@ impl Core {
                 )))
             }
         };
-        let tariff = match session_tariff(conn, &place.connector, tx.started_at).await? {
+        let tariff = match session_tariff(conn, tx, &place.connector).await? {
             Ok(t) => t,
             Err(detail) => return Ok(Err(Unbillable("no_tariff", detail))),
         };

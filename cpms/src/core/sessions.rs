@@ -279,7 +279,7 @@ impl Core {
         let Some(place) = session_place(&self.db, tx).await.map_err(db)? else {
             return Ok(none());
         };
-        let Ok(Some(tariff)) = session_tariff(&self.db, &place.connector, tx.started_at)
+        let Ok(Some(tariff)) = session_tariff(&self.db, tx, &place.connector)
             .await
             .map_err(db)?
         else {

@@ -19,6 +19,7 @@ use sea_orm::{
 
 use super::sessions::SessionChange;
 use super::transactions::{insert_samples, parse_wh, register_wh, sample_rows, TransactionState};
+use super::usage::pin_session_tariff;
 use super::{Core, CoreError};
 use crate::entities::{transaction, transaction_event};
 use crate::events::DomainEvent;
@@ -381,7 +382,12 @@ impl Core {
             row.ocpi_auth_method = Set(Some(origin.auth_method().to_owned()));
         }
         row.updated_at = Set(now);
-        let after = row.update(&txn).await?;
+        let mut after = row.update(&txn).await?;
+        // The Session starts now: it keeps the tariff it starts under (see
+        // `pin_session_tariff`), whatever the operator changes later.
+        if after.ocpi_partner_id.is_some() && !had_session {
+            after = pin_session_tariff(&txn, after).await?;
+        }
         // The Session pushes commit with the event (the outbox invariant): PUT when the
         // transaction first has its roaming token (ACTIVE, or INVALID when refused), a throttled
         // PATCH when the energy moved, the final PUT (COMPLETED) when the Ended event arrives.

@@ -16,6 +16,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::sessions::SessionChange;
+use super::usage::pin_session_tariff;
 use super::{Core, CoreError};
 use crate::entities::{meter_sample, transaction};
 use crate::events::DomainEvent;
@@ -304,6 +305,7 @@ impl Core {
             ocpi_partner_id: Set(origin.map(|o| o.partner_id)),
             ocpi_token_id: Set(origin.map(|o| o.token_id)),
             ocpi_auth_method: Set(origin.map(|o| o.auth_method().to_owned())),
+            session_tariff: Set(None),
         };
         // The Session push commits with the transaction (the outbox invariant). 1.6
         // StartTransaction means the station already started, so the Session is ACTIVE (or
@@ -311,6 +313,11 @@ impl Core {
         let txn = self.db.begin().await?;
         let written = match row.insert(&txn).await {
             Ok(m) => {
+                // A roaming session keeps the tariff it starts under (see `pin_session_tariff`).
+                let m = match m.ocpi_partner_id {
+                    Some(_) => pin_session_tariff(&txn, m).await?,
+                    None => m,
+                };
                 let pushed = self
                     .enqueue_session(&txn, &m, SessionChange::Started)
                     .await?;

@@ -1,14 +1,18 @@
 //! What a transaction used and where, for pricing it (OCPI 2.2.1 CDRs and Sessions: costs): its
 //! meter readings between start and stop from the stored samples and registers, the place it
 //! happened (Location, EVSE, connector, the Location's time zone) and the tariff of that
-//! connector. Shared by the CDR (`cdrs.rs`) and the Session's running cost.
+//! connector, pinned when the Session starts. Shared by the CDR (`cdrs.rs`) and the Session's
+//! running cost.
 
 use chrono::{DateTime, Utc};
 use ocpi_bridge::port::locations::{ConnectorSpec, EvseSpec, Site};
-use ocpi_bridge::port::tariffs::Tariff;
+use ocpi_bridge::port::tariffs::{Tariff, TariffTerms};
 use ocpi_bridge::pricing::{MeterPoint, SessionUsage};
 use rust_decimal::Decimal;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
 
 use super::transactions::parse_wh;
 use super::CoreError;
@@ -185,11 +189,83 @@ pub(crate) async fn session_place<C: ConnectionTrait>(
     }))
 }
 
+/// The tariff a roaming session is priced by: the one pinned on `tx` when its Session started
+/// (`pin_session_tariff`), else (a row from before pinning) the connector's tariff looked up
+/// now. `Ok(None)` when free of charge; `Err` with the ids when the connector lists tariffs but
+/// none applies.
+pub(crate) async fn session_tariff<C: ConnectionTrait>(
+    conn: &C,
+    tx: &transaction::Model,
+    connector: &ConnectorSpec,
+) -> Result<Result<Option<Tariff>, String>, CoreError> {
+    if let Some(pinned) = &tx.session_tariff {
+        let pinned: PinnedTariff = serde_json::from_str(pinned).map_err(|e| {
+            CoreError::Invalid(format!("transaction {}: pinned tariff: {e}", tx.id))
+        })?;
+        return Ok(Ok(pinned.tariff.map(|t| Tariff {
+            id: t.id,
+            terms: t.terms,
+            last_updated: t.last_updated,
+        })));
+    }
+    connector_tariff(conn, connector, tx.started_at).await
+}
+
+/// Pins on `tx` the tariff its Session starts under, as `session_tariff` would choose it now,
+/// and returns the updated row. Call it in the database transaction that starts the Session.
+///
+/// Why: a session is priced by the tariff relevant at its start (OCPI 2.2.1 CDRs: CDR object,
+/// `tariffs`), the price the driver was shown; without the pin, an operator editing the tariff
+/// or the connector's `tariff_ids` mid-session would re-price the running Session and its CDR.
+/// Nothing is pinned when the EVSE is on no Location or none of the connector's tariffs applies:
+/// pricing then looks the tariff up at its own time and reports what is missing.
+pub(crate) async fn pin_session_tariff<C: ConnectionTrait>(
+    conn: &C,
+    tx: transaction::Model,
+) -> Result<transaction::Model, CoreError> {
+    if tx.session_tariff.is_some() {
+        return Ok(tx);
+    }
+    let Some(place) = session_place(conn, &tx).await? else {
+        return Ok(tx);
+    };
+    let Ok(tariff) = connector_tariff(conn, &place.connector, tx.started_at).await? else {
+        return Ok(tx);
+    };
+    let pinned = PinnedTariff {
+        tariff: tariff.map(|t| PinnedTerms {
+            id: t.id,
+            terms: t.terms,
+            last_updated: t.last_updated,
+        }),
+    };
+    let json = serde_json::to_string(&pinned)
+        .map_err(|e| CoreError::Invalid(format!("transaction {}: pinned tariff: {e}", tx.id)))?;
+    let mut row: transaction::ActiveModel = tx.into();
+    row.session_tariff = Set(Some(json));
+    Ok(row.update(conn).await?)
+}
+
+/// The `transaction.session_tariff` JSON: `{"tariff": null}` pins "free of charge", which SQL
+/// NULL (nothing pinned) could not say.
+#[derive(Serialize, Deserialize)]
+struct PinnedTariff {
+    tariff: Option<PinnedTerms>,
+}
+
+/// A pinned tariff as it was at the start (`Tariff` has no serde form of its own).
+#[derive(Serialize, Deserialize)]
+struct PinnedTerms {
+    id: String,
+    terms: TariffTerms,
+    last_updated: DateTime<Utc>,
+}
+
 /// The tariff of the connector for a session starting `at`: the first of its `tariff_ids`
 /// that exists and is valid then (Tariffs: Tariff object, start/end_date_time). `Ok(None)`
 /// when the connector lists none (free of charge); `Err` with the ids when it lists some but
 /// none applies.
-pub(crate) async fn session_tariff<C: ConnectionTrait>(
+async fn connector_tariff<C: ConnectionTrait>(
     conn: &C,
     connector: &ConnectorSpec,
     at: DateTime<Utc>,
@@ -201,7 +277,7 @@ pub(crate) async fn session_tariff<C: ConnectionTrait>(
         let Some(row) = tariff::Entity::find_by_id(id.clone()).one(conn).await? else {
             continue;
         };
-        let terms: ocpi_bridge::port::tariffs::TariffTerms = serde_json::from_str(&row.terms)
+        let terms: TariffTerms = serde_json::from_str(&row.terms)
             .map_err(|e| CoreError::Invalid(format!("stored tariff {id}: {e}")))?;
         let started = terms.start_date_time.is_none_or(|s| s <= at);
         let not_ended = terms.end_date_time.is_none_or(|e| at < e);

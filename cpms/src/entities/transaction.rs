@@ -62,6 +62,11 @@ pub struct Model {
     /// How the roaming token was authorized: `AUTH_REQUEST` (the eMSP answered in real time)
     /// or `WHITELIST` (Types: AuthMethod enum).
     pub ocpi_auth_method: Option<String>,
+    /// The tariff its Session started under, as JSON (see `core::usage::pin_session_tariff`):
+    /// it prices the Session and CDR however the tariff changes later. NULL when none was
+    /// pinned (no roaming token, or a row older than this column).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub session_tariff: Option<String>,
 }
 
 /// The station a transaction runs on and the meter samples it collected.
