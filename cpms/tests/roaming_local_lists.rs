@@ -70,6 +70,19 @@ impl Station {
         }
     }
 
+    /// A 1.6 charger `id`, connected and booted (accepted: unknown stations are).
+    async fn booted16(server: &TestServer, id: &str) -> Self {
+        let mut station = Station::new(server.connect(id).await.unwrap());
+        station
+            .call(
+                "BootNotification",
+                json!({"chargePointVendor": "V", "chargePointModel": "M"}),
+            )
+            .await
+            .unwrap();
+        station
+    }
+
     /// Sends a CALL and returns its CALLRESULT payload.
     async fn call(&mut self, action: &str, payload: Value) -> Result<Value> {
         let id = format!("s{}", self.next_id);
@@ -196,13 +209,7 @@ async fn roaming_tokens_for_offline_use_enter_and_leave_1_6_and_2_0_1_local_list
         let label = db.label;
         let server = test_server(&db).await;
         let emsp = TokensEmsp::register(&server).await;
-        let mut v16 = Station::new(server.connect("CS-RL16").await.unwrap());
-        v16.call(
-            "BootNotification",
-            json!({"chargePointVendor": "V", "chargePointModel": "M"}),
-        )
-        .await
-        .unwrap();
+        let mut v16 = Station::booted16(&server, "CS-RL16").await;
         let mut v201 = Station::new(server.connect_v201("CS-RL201").await.unwrap());
         v201.call(
             "BootNotification",
@@ -311,13 +318,7 @@ async fn a_charger_that_was_offline_gets_the_roaming_list_when_it_reconnects() {
         let label = db.label;
         let server = test_server(&db).await;
         let emsp = TokensEmsp::register(&server).await;
-        let mut cs = Station::new(server.connect("CS-RL-OFF").await.unwrap());
-        cs.call(
-            "BootNotification",
-            json!({"chargePointVendor": "V", "chargePointModel": "M"}),
-        )
-        .await
-        .unwrap();
+        let mut cs = Station::booted16(&server, "CS-RL-OFF").await;
         cs.cs.close().await.unwrap();
         server.wait_connected("CS-RL-OFF", false).await.unwrap();
 
@@ -364,13 +365,7 @@ async fn the_operators_own_entries_stay_beside_the_roaming_ones() {
         let server = test_server(&db).await;
         let emsp = TokensEmsp::register(&server).await;
         accepted_token(&server, "OWN-1").await.unwrap();
-        let mut cs = Station::new(server.connect("CS-RL-OWN").await.unwrap());
-        cs.call(
-            "BootNotification",
-            json!({"chargePointVendor": "V", "chargePointModel": "M"}),
-        )
-        .await
-        .unwrap();
+        let mut cs = Station::booted16(&server, "CS-RL-OWN").await;
         let full = operator_full(&server, &mut cs, "CS-RL-OWN").await;
         assert_eq!(entries16(&full), pairs(&[("OWN-1", "Accepted")]), "{label}");
 
@@ -426,13 +421,7 @@ async fn a_charger_without_local_lists_is_not_asked_again_until_it_reconnects() 
         let label = db.label;
         let server = test_server(&db).await;
         let emsp = TokensEmsp::register(&server).await;
-        let mut cs = Station::new(server.connect("CS-RL-NS").await.unwrap());
-        cs.call(
-            "BootNotification",
-            json!({"chargePointVendor": "V", "chargePointModel": "M"}),
-        )
-        .await
-        .unwrap();
+        let mut cs = Station::booted16(&server, "CS-RL-NS").await;
         put(&server, &emsp, "RF-NS1", "ALWAYS").await;
         let (id, action, _) = cs.next_call().await.unwrap();
         assert_eq!(action, "SendLocalList", "{label}");
@@ -445,14 +434,7 @@ async fn a_charger_without_local_lists_is_not_asked_again_until_it_reconnects() 
         // handled the change: rounds run one after the other, so once the witness has the next
         // change, any request for the first charger would already be on its socket.
         put(&server, &emsp, "RF-NS2", "ALWAYS").await;
-        let mut witness = Station::new(server.connect("CS-RL-NS-W").await.unwrap());
-        witness
-            .call(
-                "BootNotification",
-                json!({"chargePointVendor": "V", "chargePointModel": "M"}),
-            )
-            .await
-            .unwrap();
+        let mut witness = Station::booted16(&server, "CS-RL-NS-W").await;
         let full = witness.local_list().await.unwrap();
         assert_eq!(entries16(&full).len(), 2, "{label}: {full}");
         put(&server, &emsp, "RF-NS3", "ALLOWED_OFFLINE").await;
